@@ -1,0 +1,52 @@
+# edgelite: `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-all lint fuzz schema build bench clean zoo
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26"
+	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
+	touch $(STAMP)
+
+# Rebuild the Cython extensions in place (fast when nothing changed).
+build: $(STAMP)
+	$(PY) setup.py -q build_ext --inplace
+
+demo: build
+	$(PY) demos/demo.py
+
+test: build
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: build
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cython-lint --max-line-length 100 edgelite
+	$(VENV)/bin/mypy
+
+# Long fuzz run of the model verifier (make test runs a short one).
+fuzz: build
+	EDGELITE_FUZZ_CASES=20000 $(PY) -m pytest -q tests/test_fuzz.py
+
+# Regenerate edgelite/schema/generated/ from edgelite/schema/tflite.fbs.
+schema: $(STAMP)
+	$(PY) tools/gen_schema.py
+
+# Build the cached test-model zoo (official-converter models, real models).
+zoo: build
+	$(PY) -m tests.zoo
+
+bench: build
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf build $(VENV) .cache .pytest_cache
+	find edgelite -name '*.so' -delete -o -name '*.c' -path '*edgelite*' -delete
