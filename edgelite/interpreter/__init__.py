@@ -1,0 +1,1 @@
+"""The edgelite interpreter: a tf.lite-compatible runtime (numpy + Cython)."""
