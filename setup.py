@@ -27,9 +27,15 @@ COMPILE_ARGS = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-math-errno"]
 OPENMP = os.environ.get("EDGELITE_OPENMP", "1") != "0"
 
 
+# EDGELITE_PYX=glob builds only matching modules (handy while working on one kernel).
+ONLY = os.environ.get("EDGELITE_PYX", "*")
+
+
 def extensions():
     exts = []
     for pyx in sorted(Path("edgelite").rglob("*.pyx")):
+        if not pyx.match(ONLY):
+            continue
         module = ".".join(pyx.with_suffix("").parts)
         exts.append(
             Extension(

@@ -128,9 +128,9 @@ def parse_fbs(text: str) -> Schema:
             tables[name].fields = _table_fields(body, unions)
     root = re.search(r"root_type\s+(\w+)\s*;", text)
     ident = re.search(r'file_identifier\s+"(\w+)"\s*;', text)
-    if not root or not ident:
-        raise ValueError("schema lacks root_type or file_identifier")
-    return Schema(enums, unions, tables, root.group(1), ident.group(1))
+    if not root:
+        raise ValueError("schema lacks a root_type")
+    return Schema(enums, unions, tables, root.group(1), ident.group(1) if ident else "")
 
 
 def load_schema(path: str | Path | None = None) -> Schema:

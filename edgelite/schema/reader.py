@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def read_model(source: ModelSource, *, verify: bool = True) -> Model:
         model = _Reader(buf, name).model()
     except ModelError:
         raise
-    except (ValueError, IndexError, UnicodeDecodeError, TypeError) as err:
+    except (ValueError, IndexError, UnicodeDecodeError, TypeError, struct.error) as err:
         raise ModelError(f"{name}: cannot decode model: {err}") from None
     if verify:
         checks.check_model(model)

@@ -35,8 +35,10 @@ _U16 = struct.Struct("<H")
 
 
 class _Walker:
-    def __init__(self, buf: bytes | memoryview) -> None:
+    def __init__(self, buf: bytes | memoryview, tables: dict = TABLES, unions: dict = UNIONS) -> None:
         self.buf = buf
+        self.tables_layout = tables
+        self.unions = unions
         self.size = len(buf)
         self.tables = 0
 
@@ -75,7 +77,9 @@ class _Walker:
             raise self.fail(path, f"vtable size {vt_len} is invalid")
         self.need(vtable, vt_len, path + " vtable")
         self.need(pos, tbl_len, path)
-        for fname, kind, ftype, is_vector, slot, _deprecated in TABLES[name]:
+        for fname, kind, ftype, is_vector, slot, _deprecated in self.tables_layout[name]:
+            if kind == "union":
+                self.union_type_slot(vtable, vt_len, tbl_len, slot, f"{path}.{fname}_type")
             entry = 4 + 2 * slot
             if entry + 2 > vt_len:
                 continue
@@ -98,12 +102,20 @@ class _Walker:
             else:
                 self.table(ftype, target, fpath, depth + 1)
 
+    def union_type_slot(self, vtable: int, vt_len: int, tbl_len: int, slot: int, path: str) -> None:
+        """The hidden one-byte ``<field>_type`` slot must lie inside the table too."""
+        entry = 4 + 2 * (slot - 1)
+        if entry + 2 <= vt_len:
+            type_off = _U16.unpack_from(self.buf, vtable + entry)[0]
+            if type_off and type_off + 1 > tbl_len:
+                raise self.fail(path, f"field at {type_off} lies outside its {tbl_len}-byte table")
+
     def union(self, union: str, pos: int, vtable: int, vt_len: int, slot: int, target: int,
               path: str, depth: int) -> None:
         type_entry = 4 + 2 * (slot - 1)
         type_off = _U16.unpack_from(self.buf, vtable + type_entry)[0] if type_entry + 2 <= vt_len else 0
         type_value = self.buf[pos + type_off] if type_off else 0
-        members = UNIONS[union]
+        members = self.unions[union]
         if type_value == 0:
             raise self.fail(path, "union value present but its type is NONE")
         if type_value > len(members):
@@ -149,3 +161,11 @@ def verify_flatbuffer(buf: bytes | memoryview, source: str = "<bytes>") -> None:
         walker.table(ROOT, walker.follow(0, "model"), "model", 0)
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
+
+
+def verify_table_tree(buf: bytes | memoryview, root: str, tables: dict, unions: dict, what: str) -> None:
+    """Verify a flatbuffer of another schema (e.g. CONVERSION_METADATA) before decoding it."""
+    if len(buf) < 8:
+        raise ModelError(f"{what}: {len(buf)} bytes is too short for a flatbuffer")
+    walker = _Walker(buf, tables, unions)
+    walker.table(root, walker.follow(0, what), what, 0)
