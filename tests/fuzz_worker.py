@@ -11,6 +11,7 @@ import json
 import resource
 import sys
 import traceback
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +30,11 @@ def mutate(seed: bytes, rng: np.random.Generator) -> bytes:
     # field mutations: overwrite an aligned 32-bit word (offsets, lengths, indices)
     for _ in range(int(rng.integers(1, 4))):
         pos = int(rng.integers(0, len(data) // 4)) * 4
-        value = INTERESTING[int(rng.integers(len(INTERESTING)))] if kind == 2 else int(rng.integers(0, 2**32))
+        value = (
+            INTERESTING[int(rng.integers(len(INTERESTING)))]
+            if kind == 2
+            else int(rng.integers(0, 2**32))
+        )
         data[pos : pos + 4] = int(value).to_bytes(4, "little")
     return bytes(data)
 
@@ -49,7 +54,7 @@ def main() -> int:
     config = json.loads(sys.argv[1])
     limit = config.get("memory_bytes", 3 << 30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    seeds = [open(path, "rb").read() for path in config["seeds"]]
+    seeds = [Path(path).read_bytes() for path in config["seeds"]]
     rng = np.random.default_rng(config["seed"])
     counts = {"clean": 0, "model_error": 0}
     failures = []
@@ -58,10 +63,15 @@ def main() -> int:
         mutant = mutate(seeds[seed_index], rng)
         try:
             counts[exercise(mutant)] += 1
-        except Exception as err:  # noqa: BLE001 - every other exception is a finding
-            failures.append({"case": case, "seed": config["seeds"][seed_index],
-                             "error": f"{type(err).__name__}: {err}",
-                             "trace": traceback.format_exc(limit=4)[-800:]})
+        except Exception as err:
+            failures.append(
+                {
+                    "case": case,
+                    "seed": config["seeds"][seed_index],
+                    "error": f"{type(err).__name__}: {err}",
+                    "trace": traceback.format_exc(limit=4)[-800:],
+                }
+            )
             if len(failures) >= 20:
                 break
     print(json.dumps({"cases": config["cases"], **counts, "failures": failures}))

@@ -25,8 +25,17 @@ def _info(model, sg, index: int, values: dict[int, np.ndarray]) -> TensorInfo | 
     if data is None:
         data = model.constant(t)
     shape = tuple(data.shape) if data is not None else tuple(t.shape)
-    return TensorInfo(index, t.name, shape, t.dtype, t.type, t.quantization, data,
-                      tuple(t.shape_signature) if t.shape_signature else None, t.is_variable)
+    return TensorInfo(
+        index,
+        t.name,
+        shape,
+        t.dtype,
+        t.type,
+        t.quantization,
+        data,
+        tuple(t.shape_signature) if t.shape_signature else None,
+        t.is_variable,
+    )
 
 
 def run_kernels(model_bytes: bytes, inputs: Sequence[np.ndarray], optimized: bool = False):
@@ -60,7 +69,10 @@ def run_kernels(model_bytes: bytes, inputs: Sequence[np.ndarray], optimized: boo
         if prepared.dynamic:
             outs = invoke(prepared.data, ins, [])
         else:
-            outs = [np.empty(shape, sg.tensors[i].dtype) for shape, i in zip(prepared.output_shapes, op.outputs)]
+            outs = [
+                np.empty(shape, sg.tensors[i].dtype)
+                for shape, i in zip(prepared.output_shapes, op.outputs)
+            ]
             invoke(prepared.data, ins, outs)
         for i, value in zip(op.outputs, outs):
             values[i] = value

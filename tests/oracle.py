@@ -41,7 +41,9 @@ def run_litert(
 def float_tolerance(reference: np.ndarray) -> float:
     """DESIGN.md's float rule: |diff| <= 1e-5 * max(1, max|reference|)."""
     ref = np.asarray(reference, dtype=np.float64)
-    peak = float(np.max(np.abs(ref[np.isfinite(ref)]))) if ref.size and np.isfinite(ref).any() else 0.0
+    peak = (
+        float(np.max(np.abs(ref[np.isfinite(ref)]))) if ref.size and np.isfinite(ref).any() else 0.0
+    )
     return 1e-5 * max(1.0, peak)
 
 
@@ -61,5 +63,6 @@ def assert_matches(ours: np.ndarray, reference: np.ndarray, what: str = "output"
         mismatch = np.flatnonzero(ours.reshape(-1) != reference.reshape(-1))
         assert not mismatch.size, (
             f"{what}: {mismatch.size} of {ours.size} elements differ, first at flat index "
-            f"{mismatch[0]}: {ours.reshape(-1)[mismatch[0]]} != {reference.reshape(-1)[mismatch[0]]}"
+            f"{mismatch[0]}: {ours.reshape(-1)[mismatch[0]]} != "
+            f"{reference.reshape(-1)[mismatch[0]]}"
         )

@@ -15,7 +15,7 @@ def conv_model() -> ModelBuilder:
     rng = np.random.default_rng(7)
     mb = ModelBuilder()
     x = mb.input("image", [1, 8, 8, 3], np.float32, shape_signature=[-1, 8, 8, 3])
-    w = mb.const("conv/weights", rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    w = mb.const("conv/weights", (0.3 * rng.standard_normal((4, 3, 3, 3))).astype(np.float32))
     b = mb.const("conv/bias", rng.standard_normal(4).astype(np.float32))
     c = mb.tensor("conv", [1, 4, 4, 4], np.float32)
     mb.op(
@@ -32,7 +32,7 @@ def conv_model() -> ModelBuilder:
     shape = mb.const("flat/shape", np.array([1, 64], np.int32))
     f = mb.tensor("flat", [1, 64], np.float32)
     mb.op(BuiltinOperator.RESHAPE, [c, shape], [f], opt.ReshapeOptions(new_shape=[1, 64]))
-    fw = mb.const("fc/weights", rng.standard_normal((10, 64)).astype(np.float32))
+    fw = mb.const("fc/weights", (0.1 * rng.standard_normal((10, 64))).astype(np.float32))
     logits = mb.tensor("logits", [1, 10], np.float32)
     mb.op(BuiltinOperator.FULLY_CONNECTED, [f, fw, -1], [logits], opt.FullyConnectedOptions())
     probs = mb.tensor("probs", [1, 10], np.float32)

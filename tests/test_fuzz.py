@@ -23,7 +23,9 @@ def _seed_files(tmp_path: Path, corpus: list[Path]) -> list[str]:
         path.write_bytes(builder().to_bytes())
         seeds.append(str(path))
     # A few small real / official-converter models (large ones make each case slow).
-    small = sorted((p for p in corpus if p.stat().st_size < 300_000), key=lambda p: p.stat().st_size)
+    small = sorted(
+        (p for p in corpus if p.stat().st_size < 300_000), key=lambda p: p.stat().st_size
+    )
     seeds += [str(p) for p in small[:4]]
     return seeds
 

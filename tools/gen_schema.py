@@ -71,7 +71,7 @@ def gen_enums(schema: Schema) -> str:
         lines += ["", f"class {enum.name}(IntEnum):"]
         lines += [f"    {name} = {value}" for name, value in enum.values.items()]
         lines.append("")
-    for union_name in OPTION_UNIONS + ("QuantizationDetails", "SparseIndexVector"):
+    for union_name in (*OPTION_UNIONS, "QuantizationDetails", "SparseIndexVector"):
         members = schema.unions[union_name].members
         lines += ["", f"class {union_name}Type(IntEnum):", "    NONE = 0"]
         lines += [f"    {name} = {i + 1}" for i, name in enumerate(members)]
@@ -175,10 +175,15 @@ def gen_layout(schema: Schema) -> str:
             row = (fdef.name, kind, type_name, fdef.is_vector, fdef.slot, fdef.deprecated)
             lines.append(f"        {row!r},")
         lines.append("    ),")
-    lines += ["}", "", "UNIONS = {"]
+    lines += ["}", "", "UNIONS: dict[str, tuple[str, ...]] = {"]
     for union in schema.unions.values():
         lines.append(f"    {union.name!r}: {tuple(union.members)!r},")
-    lines += ["}", "", "# (table, field) -> enum name, for naming values when decoding", "FIELD_ENUMS = {"]
+    lines += [
+        "}",
+        "",
+        "# (table, field) -> enum name, for naming values when decoding",
+        "FIELD_ENUMS = {",
+    ]
     for table in schema.tables.values():
         for fdef in table.fields:
             if fdef.type in schema.enums:

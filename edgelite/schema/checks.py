@@ -50,7 +50,9 @@ def check_model(model: Model) -> None:
     _check_signatures(model)
     for i, meta in enumerate(model.metadata):
         if meta.buffer >= len(model.buffers):
-            raise ModelError(f"{src}: metadata[{i}] {meta.name!r}: buffer {meta.buffer} out of range")
+            raise ModelError(
+                f"{src}: metadata[{i}] {meta.name!r}: buffer {meta.buffer} out of range"
+            )
 
 
 def _check_refs(refs: list[int], count: int, where: str, allow_optional: bool) -> None:
@@ -58,7 +60,9 @@ def _check_refs(refs: list[int], count: int, where: str, allow_optional: bool) -
         if ref == -1 and allow_optional:
             continue
         if not 0 <= ref < count:
-            raise ModelError(f"{where}[{position}]: tensor index {ref} out of range (0..{count - 1})")
+            raise ModelError(
+                f"{where}[{position}]: tensor index {ref} out of range (0..{count - 1})"
+            )
 
 
 def _check_tensor(model: Model, tensor: Tensor, where: str) -> None:
@@ -74,7 +78,9 @@ def _check_tensor(model: Model, tensor: Tensor, where: str) -> None:
         if elements > MAX_ELEMENTS:
             raise ModelError(f"{where}: shape {tensor.shape} has more than 2^31-1 elements")
     if tensor.buffer >= len(model.buffers):
-        raise ModelError(f"{where}: buffer {tensor.buffer} out of range ({len(model.buffers)} buffers)")
+        raise ModelError(
+            f"{where}: buffer {tensor.buffer} out of range ({len(model.buffers)} buffers)"
+        )
     _check_buffer_size(model, tensor, elements, where)
     _check_quantization(tensor, where)
 
@@ -99,7 +105,9 @@ def _check_quantization(tensor: Tensor, where: str) -> None:
         return
     rank = len(tensor.shape)
     if not 0 <= q.quantized_dimension < max(rank, 1):
-        raise ModelError(f"{where}: quantized_dimension {q.quantized_dimension} outside rank {rank}")
+        raise ModelError(
+            f"{where}: quantized_dimension {q.quantized_dimension} outside rank {rank}"
+        )
     if rank and len(q.scale) != tensor.shape[q.quantized_dimension]:
         raise ModelError(
             f"{where}: {len(q.scale)} scales for dimension {q.quantized_dimension} of size "
@@ -126,7 +134,9 @@ def _check_operator(model: Model, sg: Subgraph, op: Operator, where: str) -> Non
         for name in SUBGRAPH_FIELDS:
             index = getattr(options, name, None)
             if index is not None and not 0 <= index < len(model.subgraphs):
-                raise ModelError(f"{where}: {name} {index} out of range ({len(model.subgraphs)} subgraphs)")
+                raise ModelError(
+                    f"{where}: {name} {index} out of range ({len(model.subgraphs)} subgraphs)"
+                )
     code = model.operator_codes[op.opcode_index].builtin_code
     if code == BuiltinOperator.CUSTOM and model.operator_codes[op.opcode_index].custom_code is None:
         raise ModelError(f"{where}: CUSTOM operator code without a custom_code name")
@@ -142,6 +152,3 @@ def _check_signatures(model: Model) -> None:
             for alias, index in mapping.items():
                 if not 0 <= index < count:
                     raise ModelError(f"{where}: {label} {alias!r} tensor {index} out of range")
-
-
-

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import ModelError
 
 if TYPE_CHECKING:
-    from .model import Model, Subgraph
+    from .model import Buffer, Model, Subgraph, Tensor
 
 
 def producers(sg: Subgraph) -> dict[int, int]:
@@ -94,8 +94,8 @@ def remove_tensors(sg: Subgraph, indices: list[int]) -> None:
     still_used = sorted(doomed & used)
     if still_used:
         raise ModelError(f"cannot remove tensors {still_used[:10]}: still referenced")
-    new_index = {}
-    kept = []
+    new_index: dict[int, int] = {}
+    kept: list[Tensor] = []
     for i, tensor in enumerate(sg.tensors):
         if i not in doomed:
             new_index[i] = len(kept)
@@ -142,7 +142,7 @@ def deduplicate_buffers(model: Model) -> int:
     for index, buf in enumerate(model.buffers):
         if index == 0 or buf.data is None or buf.data.nbytes == 0:
             continue
-        key = (buf.data.nbytes, hashlib.sha256(buf.data).digest())
+        key = (buf.data.nbytes, hashlib.sha256(buf.data.tobytes()).digest())
         remap[index] = first_with.setdefault(key, index)
     for sg in model.subgraphs:
         for tensor in sg.tensors:
@@ -154,8 +154,8 @@ def _drop_unreferenced_buffers(model: Model) -> int:
     used = {0} | {m.buffer for m in model.metadata} | set(model.metadata_buffer)
     for sg in model.subgraphs:
         used.update(t.buffer for t in sg.tensors)
-    new_index = {}
-    kept = []
+    new_index: dict[int, int] = {}
+    kept: list[Buffer] = []
     for i, buf in enumerate(model.buffers):
         if i in used:
             new_index[i] = len(kept)

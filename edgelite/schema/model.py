@@ -222,7 +222,9 @@ class Model:
         self.buffers.append(Buffer(data))
         return len(self.buffers) - 1
 
-    def opcode_index(self, builtin_code: int, version: int = 1, custom_code: str | None = None) -> int:
+    def opcode_index(
+        self, builtin_code: int, version: int = 1, custom_code: str | None = None
+    ) -> int:
         """Index of the matching OperatorCode, appended if the model has none yet."""
         for i, code in enumerate(self.operator_codes):
             if (code.builtin_code, code.custom_code, code.version) == (

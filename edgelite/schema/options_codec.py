@@ -57,7 +57,14 @@ def _enum_types(cls: type) -> dict[str, type | None]:
     found: dict[str, type | None] = {}
     for name, hint in hints.items():
         inner = typing.get_args(hint)[0] if typing.get_origin(hint) is list else hint
-        found[name] = inner if isinstance(inner, type) and issubclass(inner, int) and inner is not int and inner is not bool else None
+        found[name] = (
+            inner
+            if isinstance(inner, type)
+            and issubclass(inner, int)
+            and inner is not int
+            and inner is not bool
+            else None
+        )
     return found
 
 
@@ -85,7 +92,9 @@ def read_options(table: Table, class_name: str) -> Any:
             values[fname] = table.String(o + table.Pos).decode("utf-8", "replace")
         elif is_vector:
             arr = table.GetVectorAsNumpy(_FLAGS[ftype], o)
-            values[fname] = [_as_enum(enum_of[fname], int(v)) if ftype != "float32" else float(v) for v in arr]
+            values[fname] = [
+                _as_enum(enum_of[fname], int(v)) if ftype != "float32" else float(v) for v in arr
+            ]
         else:
             raw = table.Get(_FLAGS[ftype], o + table.Pos)
             values[fname] = _as_enum(enum_of[fname], raw)
@@ -102,7 +111,9 @@ def write_options(builder: flatbuffers.Builder, obj: Any) -> int:
         if kind == "string" and value is not None:
             refs[fname] = builder.CreateString(value)
         elif is_vector and value:
-            refs[fname] = builder.CreateNumpyVector(np.asarray([int(v) if ftype != "float32" else v for v in value], _NUMPY[ftype]))
+            refs[fname] = builder.CreateNumpyVector(
+                np.asarray([int(v) if ftype != "float32" else v for v in value], _NUMPY[ftype])
+            )
     num_slots = max((row[4] for row in layout), default=-1) + 1
     builder.StartObject(num_slots)
     defaults = {f.name: f.default for f in dataclasses.fields(obj)}

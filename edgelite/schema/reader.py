@@ -112,13 +112,17 @@ class _Reader:
         root = fb.Model.GetRootAs(self.buf, 0)
         model = Model(
             version=root.Version(),
-            operator_codes=[self.opcode(root.OperatorCodes(i)) for i in range(root.OperatorCodesLength())],
+            operator_codes=[
+                self.opcode(root.OperatorCodes(i)) for i in range(root.OperatorCodesLength())
+            ],
             subgraphs=[self.subgraph(root.Subgraphs(i)) for i in range(root.SubgraphsLength())],
             description=_str(root.Description()) if root.Description() is not None else None,
             buffers=[self.buffer(root.Buffers(i), i) for i in range(root.BuffersLength())],
             metadata_buffer=_ints(root.MetadataBufferAsNumpy()),
             metadata=[self.metadata(root.Metadata(i)) for i in range(root.MetadataLength())],
-            signature_defs=[self.signature(root.SignatureDefs(i)) for i in range(root.SignatureDefsLength())],
+            signature_defs=[
+                self.signature(root.SignatureDefs(i)) for i in range(root.SignatureDefsLength())
+            ],
             source=self.name,
         )
         if not model.buffers:
@@ -171,7 +175,9 @@ class _Reader:
             sparsity=self.sparsity(t.Sparsity()),
             shape_signature=None if t.ShapeSignatureIsNone() else _ints(t.ShapeSignatureAsNumpy()),
             has_rank=bool(t.HasRank()),
-            variant_tensors=[self.variant(t.VariantTensors(i)) for i in range(t.VariantTensorsLength())],
+            variant_tensors=[
+                self.variant(t.VariantTensors(i)) for i in range(t.VariantTensorsLength())
+            ],
         )
 
     def variant(self, v: fb.VariantSubType) -> VariantSubType:
@@ -201,7 +207,9 @@ class _Reader:
         return Sparsity(
             traversal_order=_ints(s.TraversalOrderAsNumpy()),
             block_map=_ints(s.BlockMapAsNumpy()),
-            dim_metadata=[self.dim_metadata(s.DimMetadata(i)) for i in range(s.DimMetadataLength())],
+            dim_metadata=[
+                self.dim_metadata(s.DimMetadata(i)) for i in range(s.DimMetadataLength())
+            ],
         )
 
     def dim_metadata(self, d: fb.DimensionMetadata) -> DimensionMetadata:
@@ -215,7 +223,7 @@ class _Reader:
     def index_vector(self, kind: int, table: Any) -> np.ndarray | None:
         if table is None or kind == SparseIndexVectorType.NONE:
             return None
-        cls = {
+        cls: Any = {
             SparseIndexVectorType.Int32Vector: fb.Int32Vector,
             SparseIndexVectorType.Uint16Vector: fb.Uint16Vector,
             SparseIndexVectorType.Uint8Vector: fb.Uint8Vector,
@@ -230,11 +238,17 @@ class _Reader:
             opcode_index=op.OpcodeIndex(),
             inputs=_ints(op.InputsAsNumpy()),
             outputs=_ints(op.OutputsAsNumpy()),
-            builtin_options=self.options(op.BuiltinOptionsType(), op.BuiltinOptions(), BuiltinOptionsType),
-            builtin_options_2=self.options(op.BuiltinOptions2Type(), op.BuiltinOptions2(), BuiltinOptions2Type),
+            builtin_options=self.options(
+                op.BuiltinOptionsType(), op.BuiltinOptions(), BuiltinOptionsType
+            ),
+            builtin_options_2=self.options(
+                op.BuiltinOptions2Type(), op.BuiltinOptions2(), BuiltinOptions2Type
+            ),
             custom_options=self.custom_options(op),
             custom_options_format=CustomOptionsFormat(op.CustomOptionsFormat()),
-            mutating_variable_inputs=[bool(v) for v in _array(op.MutatingVariableInputsAsNumpy(), np.bool_)],
+            mutating_variable_inputs=[
+                bool(v) for v in _array(op.MutatingVariableInputsAsNumpy(), np.bool_)
+            ],
             intermediates=_ints(op.IntermediatesAsNumpy()),
         )
 

@@ -35,7 +35,9 @@ _U16 = struct.Struct("<H")
 
 
 class _Walker:
-    def __init__(self, buf: bytes | memoryview, tables: dict = TABLES, unions: dict = UNIONS) -> None:
+    def __init__(
+        self, buf: bytes | memoryview, tables: dict = TABLES, unions: dict = UNIONS
+    ) -> None:
         self.buf = buf
         self.tables_layout = tables
         self.unions = unions
@@ -51,8 +53,11 @@ class _Walker:
 
     def need(self, pos: int, length: int, path: str) -> None:
         if pos < 0 or length < 0 or pos + length > self.size:
-            raise self.fail(path, f"{length} bytes at offset {pos} run past the end of the "
-                            f"{self.size}-byte file (truncated?)")
+            raise self.fail(
+                path,
+                f"{length} bytes at offset {pos} run past the end of the "
+                f"{self.size}-byte file (truncated?)",
+            )
 
     def follow(self, pos: int, path: str) -> int:
         """Target of the uoffset stored at ``pos``."""
@@ -70,9 +75,10 @@ class _Walker:
             raise self.fail(path, f"table at offset {pos} is not 4-byte aligned")
         vtable = pos - int(_I32.unpack_from(self.buf, pos)[0])
         self.need(vtable, 4, path + " vtable")
-        vt_len, tbl_len = _U16.unpack_from(self.buf, vtable)[0], _U16.unpack_from(
-            self.buf, vtable + 2
-        )[0]
+        vt_len, tbl_len = (
+            _U16.unpack_from(self.buf, vtable)[0],
+            _U16.unpack_from(self.buf, vtable + 2)[0],
+        )
         if vt_len < 4 or vt_len % 2:
             raise self.fail(path, f"vtable size {vt_len} is invalid")
         self.need(vtable, vt_len, path + " vtable")
@@ -89,7 +95,9 @@ class _Walker:
             fpath = f"{path}.{fname}"
             width = SCALAR_SIZE[ftype] if kind in ("scalar", "enum") and not is_vector else 4
             if field_off + width > tbl_len:
-                raise self.fail(fpath, f"field at {field_off} lies outside its {tbl_len}-byte table")
+                raise self.fail(
+                    fpath, f"field at {field_off} lies outside its {tbl_len}-byte table"
+                )
             if kind in ("scalar", "enum") and not is_vector:
                 continue
             target = self.follow(pos + field_off, fpath)
@@ -110,10 +118,21 @@ class _Walker:
             if type_off and type_off + 1 > tbl_len:
                 raise self.fail(path, f"field at {type_off} lies outside its {tbl_len}-byte table")
 
-    def union(self, union: str, pos: int, vtable: int, vt_len: int, slot: int, target: int,
-              path: str, depth: int) -> None:
+    def union(
+        self,
+        union: str,
+        pos: int,
+        vtable: int,
+        vt_len: int,
+        slot: int,
+        target: int,
+        path: str,
+        depth: int,
+    ) -> None:
         type_entry = 4 + 2 * (slot - 1)
-        type_off = _U16.unpack_from(self.buf, vtable + type_entry)[0] if type_entry + 2 <= vt_len else 0
+        type_off = (
+            _U16.unpack_from(self.buf, vtable + type_entry)[0] if type_entry + 2 <= vt_len else 0
+        )
         type_value = self.buf[pos + type_off] if type_off else 0
         members = self.unions[union]
         if type_value == 0:
@@ -163,7 +182,9 @@ def verify_flatbuffer(buf: bytes | memoryview, source: str = "<bytes>") -> None:
         raise ModelError(f"{source}: {err}") from None
 
 
-def verify_table_tree(buf: bytes | memoryview, root: str, tables: dict, unions: dict, what: str) -> None:
+def verify_table_tree(
+    buf: bytes | memoryview, root: str, tables: dict, unions: dict, what: str
+) -> None:
     """Verify a flatbuffer of another schema (e.g. CONVERSION_METADATA) before decoding it."""
     if len(buf) < 8:
         raise ModelError(f"{what}: {len(buf)} bytes is too short for a flatbuffer")

@@ -9,6 +9,7 @@ bytes, each 16-byte aligned, with ``Buffer.offset/size`` pointing at them.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import flatbuffers
@@ -18,7 +19,16 @@ from ..errors import ModelError
 from .generated import tflite_generated as fb
 from .generated.enums import BuiltinOperator, BuiltinOptions2Type, BuiltinOptionsType
 from .generated.layout import FILE_IDENTIFIER
-from .model import Buffer, Model, Operator, OperatorCode, QuantizationParameters, Sparsity, Subgraph, Tensor
+from .model import (
+    Buffer,
+    Model,
+    Operator,
+    OperatorCode,
+    QuantizationParameters,
+    Sparsity,
+    Subgraph,
+    Tensor,
+)
 from .options_codec import write_options
 
 FLATBUFFER_LIMIT = 2**31 - 1
@@ -53,7 +63,7 @@ class _Writer:
         self.external = external
 
     # -- helpers ---------------------------------------------------------------
-    def ints(self, values: list[int] | np.ndarray, dtype: Any = np.int32) -> int:
+    def ints(self, values: Sequence[int] | np.ndarray, dtype: Any = np.int32) -> int:
         return int(self.b.CreateNumpyVector(np.asarray(values, dtype=dtype).reshape(-1)))
 
     def tables(self, offsets: list[int]) -> int:
@@ -151,7 +161,9 @@ class _Writer:
         name = self.string(t.name)
         quant = self.quantization(t.quantization) if t.quantization is not None else None
         sparsity = self.sparsity(t.sparsity) if t.sparsity is not None else None
-        variants = self.tables([self.variant(v) for v in t.variant_tensors]) if t.variant_tensors else None
+        variants = (
+            self.tables([self.variant(v) for v in t.variant_tensors]) if t.variant_tensors else None
+        )
         fb.TensorStart(b)
         fb.TensorAddShape(b, shape)
         fb.TensorAddType(b, int(t.type))
@@ -190,9 +202,12 @@ class _Writer:
             fb.CustomQuantizationAddCustom(b, payload)
             custom = fb.CustomQuantizationEnd(b)
         fb.QuantizationParametersStart(b)
-        for add, ref in ((fb.QuantizationParametersAddMin, vmin), (fb.QuantizationParametersAddMax, vmax),
-                         (fb.QuantizationParametersAddScale, scale),
-                         (fb.QuantizationParametersAddZeroPoint, zero)):
+        for add, ref in (
+            (fb.QuantizationParametersAddMin, vmin),
+            (fb.QuantizationParametersAddMax, vmax),
+            (fb.QuantizationParametersAddScale, scale),
+            (fb.QuantizationParametersAddZeroPoint, zero),
+        ):
             if ref is not None:
                 add(b, ref)
         if custom is not None:
@@ -229,8 +244,11 @@ class _Writer:
     def index_vector(self, values: np.ndarray | None) -> tuple[int, int] | None:
         if values is None:
             return None
-        kinds = {np.dtype(np.int32): (1, "Int32Vector"), np.dtype(np.uint16): (2, "Uint16Vector"),
-                 np.dtype(np.uint8): (3, "Uint8Vector")}
+        kinds = {
+            np.dtype(np.int32): (1, "Int32Vector"),
+            np.dtype(np.uint16): (2, "Uint16Vector"),
+            np.dtype(np.uint8): (3, "Uint8Vector"),
+        }
         kind, table = kinds[np.dtype(values.dtype)]
         self.b.StartVector(values.itemsize, len(values), 4)  # force_align: 4
         raw = np.ascontiguousarray(values).tobytes()
@@ -245,9 +263,15 @@ class _Writer:
         b = self.b
         inputs, outputs = self.ints(op.inputs), self.ints(op.outputs)
         options = write_options(b, op.builtin_options) if op.builtin_options is not None else None
-        options2 = write_options(b, op.builtin_options_2) if op.builtin_options_2 is not None else None
+        options2 = (
+            write_options(b, op.builtin_options_2) if op.builtin_options_2 is not None else None
+        )
         custom = self.aligned_bytes(op.custom_options) if op.custom_options is not None else None
-        mutating = self.ints(op.mutating_variable_inputs, np.bool_) if op.mutating_variable_inputs else None
+        mutating = (
+            self.ints(op.mutating_variable_inputs, np.bool_)
+            if op.mutating_variable_inputs
+            else None
+        )
         intermediates = self.ints(op.intermediates) if op.intermediates else None
         fb.OperatorStart(b)
         fb.OperatorAddOpcodeIndex(b, op.opcode_index)
@@ -264,7 +288,9 @@ class _Writer:
         if intermediates is not None:
             fb.OperatorAddIntermediates(b, intermediates)
         if options2 is not None:
-            fb.OperatorAddBuiltinOptions2Type(b, _union_type(BuiltinOptions2Type, op.builtin_options_2))
+            fb.OperatorAddBuiltinOptions2Type(
+                b, _union_type(BuiltinOptions2Type, op.builtin_options_2)
+            )
             fb.OperatorAddBuiltinOptions2(b, options2)
         return int(fb.OperatorEnd(b))
 

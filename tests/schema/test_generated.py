@@ -15,7 +15,9 @@ GENERATED = REPO / "edgelite" / "schema" / "generated"
 
 
 def test_regenerated_bindings_match_committed(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "tools" / "gen_schema.py"), str(tmp_path)], check=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_schema.py"), str(tmp_path)], check=True
+    )
     names = ("tflite_generated.py", "enums.py", "options.py", "layout.py", "conversion_layout.py")
     for name in (*names, "__init__.py"):
         fresh = (tmp_path / name).read_text()
@@ -27,11 +29,13 @@ def test_layout_slots_agree_with_flatc():
     """Our parser's vtable slots equal the offsets flatc wrote into its bindings."""
     source = (GENERATED / "tflite_generated.py").read_text()
     for table, fields in layout.TABLES.items():
-        for name, kind, _type, _vec, slot, deprecated in fields:
+        for name, _kind, _type, _vec, slot, deprecated in fields:
             if deprecated:
                 continue
             camel = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-            pattern = rf"class {table}\(object\):.*?# {table}\n    def {camel}\(self.*?Offset\((\d+)\)"
+            pattern = (
+                rf"class {table}\(object\):.*?# {table}\n    def {camel}\(self.*?Offset\((\d+)\)"
+            )
             match = re.search(pattern, source, re.S)
             assert match, f"{table}.{name} not found in flatc output"
             assert int(match.group(1)) == 4 + 2 * slot, f"{table}.{name}: slot mismatch"

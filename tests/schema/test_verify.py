@@ -73,7 +73,9 @@ def test_while_subgraph_reference_in_range():
     from edgelite.schema.generated.options import WhileOptions
 
     mb = conv_model()
-    mb.op(BuiltinOperator.WHILE, [0], [0], WhileOptions(cond_subgraph_index=1, body_subgraph_index=9))
+    mb.op(
+        BuiltinOperator.WHILE, [0], [0], WhileOptions(cond_subgraph_index=1, body_subgraph_index=9)
+    )
     with pytest.raises(ModelError, match="cond_subgraph_index 1 out of range"):
         read_model(mb.to_bytes())
 
@@ -83,7 +85,9 @@ def test_forged_vector_length_is_caught():
     root = fb.Model.GetRootAs(data, 0)
     tensor = root.Subgraphs(0).Tensors(0)._tab
     shape_field = tensor.Offset(4)
-    shape_vector = tensor.Pos + shape_field + struct.unpack_from("<I", data, tensor.Pos + shape_field)[0]
+    shape_vector = (
+        tensor.Pos + shape_field + struct.unpack_from("<I", data, tensor.Pos + shape_field)[0]
+    )
     struct.pack_into("<I", data, shape_vector, 0x3FFFFFFF)
     with pytest.raises(ModelError, match=r"model\.subgraphs\[0\]\.tensors\[0\]\.shape"):
         read_model(bytes(data))

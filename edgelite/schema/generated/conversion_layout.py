@@ -29,7 +29,7 @@ TABLES = {
     ),
 }
 
-UNIONS = {
+UNIONS: dict[str, tuple[str, ...]] = {
 }
 
 # (table, field) -> enum name, for naming values when decoding
