@@ -14,13 +14,50 @@ from .kernels.base import KernelSpec
 # One module per op or per family of ops sharing a kernel (edgelite/interpreter/kernels/).
 KERNEL_MODULES: tuple[str, ...] = (
     # elementwise, activations, softmax, comparisons, select, cast
+    "elementwise_binary",
+    "comparison",
+    "unary",
+    "activations",
+    "softmax",
+    "select",
+    "cast",
     # conv / fully connected / pooling / resize / normalization
+    "conv_2d",
+    "depthwise_conv_2d",
+    "fully_connected",
+    "batch_matmul",
+    "pooling",
+    "transpose_conv",
+    "conv_3d",
+    "resize",
     # shape, data movement, reductions, gather/scatter, index ops
+    "reshape",
+    "transpose",
+    "concat_split",
+    "slice",
+    "gather",
+    "pad",
+    "tile",
+    "space_depth",
+    "shape_ops",
+    "reduce",
+    "arg_minmax",
+    "index_ops",
     # quantize/dequantize/densify, control flow, variables, sequence ops
+    "control_flow",
+    "variables",
+    "lstm",
+    "bidirectional_sequence_lstm",
+    "rnn",
+    "svdf",
+    "quantize",
 )
 
 # Custom ops with built-in implementations (edgelite/interpreter/kernels/custom/).
-CUSTOM_MODULES: tuple[str, ...] = ()
+CUSTOM_MODULES: tuple[str, ...] = (
+    "detection_postprocess",
+    "mediapipe",
+)
 
 
 @cache

@@ -1,0 +1,129 @@
+"""Optimized float32 building blocks for the convolution kernels.
+
+Everything here works on C-contiguous NHWC float32 arrays and is held equal to the
+numpy reference kernels by the tests. The GEMMs themselves stay in numpy's BLAS;
+these helpers do the memory-bound parts around them (im2col, col2im, the fused
+bias + activation epilogue) and the whole depthwise convolution, which has too
+little arithmetic per byte for a GEMM to pay off.
+"""
+
+from cython.parallel cimport prange
+
+ctypedef float float32_t
+
+
+cdef inline float32_t _clamp(float32_t v, float32_t lo, float32_t hi) noexcept nogil:
+    # max/min written as comparisons so NaN passes through like std::min/std::max
+    # in TFLite's ActivationFunctionWithMinMax.
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+
+cdef void _bias_act_rows(float32_t* out, const float32_t* bias, Py_ssize_t rows,
+                         Py_ssize_t cols, float32_t lo, float32_t hi) noexcept nogil:
+    cdef Py_ssize_t r, c
+    cdef float32_t* row
+    for r in range(rows):
+        row = out + r * cols
+        if bias != NULL:
+            for c in range(cols):
+                row[c] = _clamp(row[c] + bias[c], lo, hi)
+        else:
+            for c in range(cols):
+                row[c] = _clamp(row[c], lo, hi)
+
+
+def bias_act(float32_t[:, ::1] out, const float32_t[::1] bias, float lo, float hi,
+             int num_threads=1):
+    """out[r, :] = clamp(out[r, :] + bias, lo, hi) in one pass (bias may be empty)."""
+    cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1]
+    cdef const float32_t* b = NULL
+    cdef Py_ssize_t r0, step
+    if bias.shape[0] not in (0, cols):
+        raise ValueError(f"bias has {bias.shape[0]} values for {cols} channels")
+    if rows == 0 or cols == 0:
+        return
+    if bias.shape[0]:
+        b = &bias[0]
+    # Row blocks of >= 64 rows keep thread start-up cost negligible.
+    step = max(64, (rows + num_threads - 1) // max(num_threads, 1))
+    for r0 in prange(0, rows, step, nogil=True, num_threads=max(num_threads, 1),
+                     schedule="static"):
+        _bias_act_rows(&out[r0, 0], b, min(step, rows - r0), cols, lo, hi)
+
+
+cdef void _im2col_row(const float32_t[:, :, ::1] x, float32_t* dst, Py_ssize_t oy,
+                      Py_ssize_t ow, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                      Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_t,
+                      Py_ssize_t pad_l, Py_ssize_t c0, Py_ssize_t cg) noexcept nogil:
+    # One output row: ow patches of kh*kw*cg values each, ordered (ky, kx, c) like a
+    # TFLite filter row [kh, kw, in]; taps outside the image are zero (padding).
+    cdef Py_ssize_t h = x.shape[0], w = x.shape[1]
+    cdef Py_ssize_t ox, ky, kx, c, iy, ix
+    cdef const float32_t* src
+    for ox in range(ow):
+        for ky in range(kh):
+            iy = oy * sh - pad_t + ky * dh
+            for kx in range(kw):
+                ix = ox * sw - pad_l + kx * dw
+                if iy < 0 or iy >= h or ix < 0 or ix >= w:
+                    for c in range(cg):
+                        dst[c] = 0
+                else:
+                    src = &x[iy, ix, c0]
+                    for c in range(cg):
+                        dst[c] = src[c]
+                dst += cg
+
+
+def im2col(const float32_t[:, :, ::1] x, float32_t[:, ::1] cols, int oy0, int oy1, int ow,
+           int kh, int kw, int sh, int sw, int dh, int dw, int pad_t, int pad_l,
+           int c0, int cg, int num_threads=1):
+    """Patches of output rows oy0..oy1-1 of one HWC image into cols[(oy-oy0)*ow + ox, :]."""
+    cdef Py_ssize_t k = kh * kw * cg, oy
+    if cols.shape[0] < (oy1 - oy0) * ow or cols.shape[1] != k:
+        raise ValueError(f"im2col buffer {cols.shape[0]}x{cols.shape[1]} too small")
+    if c0 < 0 or cg <= 0 or c0 + cg > x.shape[2]:
+        raise ValueError(f"channel slice {c0}:{c0 + cg} outside {x.shape[2]} channels")
+    if ow <= 0 or oy1 <= oy0:
+        return
+    for oy in prange(oy0, oy1, nogil=True, num_threads=max(num_threads, 1),
+                     schedule="static"):
+        _im2col_row(x, &cols[(oy - oy0) * ow, 0], oy, ow, kh, kw, sh, sw, dh, dw,
+                    pad_t, pad_l, c0, cg)
+
+
+cdef void _col2im_row(const float32_t* src, float32_t[:, :, ::1] out, Py_ssize_t iy,
+                      Py_ssize_t in_w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                      Py_ssize_t sw, Py_ssize_t pad_t, Py_ssize_t pad_l) noexcept nogil:
+    # Scatter-add one input row's GEMM products into the output (transpose conv).
+    cdef Py_ssize_t oh = out.shape[0], ow = out.shape[1], oc = out.shape[2]
+    cdef Py_ssize_t ix, ky, kx, c, oy, ox
+    cdef float32_t* dst
+    for ix in range(in_w):
+        for ky in range(kh):
+            oy = iy * sh - pad_t + ky
+            for kx in range(kw):
+                ox = ix * sw - pad_l + kx
+                if 0 <= oy < oh and 0 <= ox < ow:
+                    dst = &out[oy, ox, 0]
+                    for c in range(oc):
+                        dst[c] += src[c]
+                src += oc
+
+
+def col2im_add(const float32_t[:, ::1] cols, float32_t[:, :, ::1] out, int in_h, int in_w,
+               int kh, int kw, int sh, int sw, int pad_t, int pad_l):
+    """out[iy*sh - pad_t + ky, ix*sw - pad_l + kx, :] += cols[iy*in_w + ix, (ky, kx, :)]."""
+    cdef Py_ssize_t iy
+    if cols.shape[0] != in_h * in_w or cols.shape[1] != kh * kw * out.shape[2]:
+        raise ValueError(f"col2im buffer {cols.shape[0]}x{cols.shape[1]} does not match")
+    if in_h == 0 or in_w == 0 or out.shape[2] == 0:
+        return
+    # Rows overlap in the output when stride < filter, so this stays sequential.
+    with nogil:
+        for iy in range(in_h):
+            _col2im_row(&cols[iy * in_w, 0], out, iy, in_w, kh, kw, sh, sw, pad_t, pad_l)

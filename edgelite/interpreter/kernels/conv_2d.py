@@ -1,0 +1,196 @@
+"""CONV_2D, float32 (schema versions 1-8).
+
+Inputs: input [N, H, W, C], filter [out, kh, kw, C / groups], bias [out] (optional
+here; the official runtime insists on it), output [N, oh, ow, out]. Padding SAME or
+VALID, strides, dilations, fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH, and grouped
+convolution when C is a multiple of the filter's input channels (version 6+).
+
+Optimized path: a 1x1 / stride 1 convolution is one GEMM on a reshaped view of the
+input; anything else is im2col into a scratch buffer allocated at prepare, a few
+output rows at a time (so the patches and the output rows stay in cache), then a
+GEMM, with bias + activation fused into one pass over each output chunk.
+
+Deviations: a fused TANH is applied (the official float kernel ignores it). int8 /
+uint8 / int16 activations and hybrid (int8 filter, float input) are not supported yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...schema.generated.enums import BuiltinOperator
+from . import _window as win
+from ._blas import use_blas_threads
+from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+
+try:
+    from ._conv import bias_act, im2col
+except ImportError:  # extensions not built: the reference kernel still runs
+    bias_act = im2col = None
+
+INPUT, FILTER, BIAS = 0, 1, 2
+
+# im2col chunk size: about the L2 cache, never less than one output row.
+IM2COL_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class OpData:
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]  # leading (top, left) padding; the odd extra goes at the end
+    kernel: tuple[int, int]
+    groups: int
+    low: float
+    high: float
+    tanh: bool
+    pointwise: bool  # 1x1, stride 1: a plain GEMM, no im2col
+    weights: np.ndarray | None  # [groups, kh*kw*Cg, out/groups] GEMM layout, if constant
+    chunk_rows: int  # output rows per im2col chunk
+    scratch: np.ndarray | None  # im2col buffer [chunk_rows*ow, kh*kw*Cg]
+    group_out: np.ndarray | None  # [chunk_rows*ow, out/groups] staging for grouped conv
+    num_threads: int
+
+
+def gemm_weights(filt: np.ndarray, groups: int) -> np.ndarray:
+    """[out, kh, kw, Cg] filter -> [groups, kh*kw*Cg, out/groups], contiguous, for x @ w."""
+    out_c = filt.shape[0]
+    per_group = filt.reshape(groups, out_c // groups, -1)
+    return np.ascontiguousarray(per_group.transpose(0, 2, 1), dtype=np.float32)
+
+
+def prepare(node: Node) -> Prepared:
+    """Validate, compute the output shape and padding, pre-transpose constant weights."""
+    check_inputs(node, 2, 3)
+    x, filt = node.input(INPUT), node.input(FILTER)
+    win.require_float(x, "CONV_2D")
+    win.require_float_weights(filt, "CONV_2D")
+    win.require_output_dtype(node, np.dtype(np.float32))
+    win.require_rank(x, 4, "input", "[batch, height, width, channels]")
+    win.require_rank(filt, 4, "filter", "[out, h, w, in]")
+    opts = node.options
+    if opts is None:
+        raise PrepareError("CONV_2D needs Conv2DOptions")
+    win.check_strides(
+        stride_h=opts.stride_h,
+        stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h_factor,
+        dilation_w=opts.dilation_w_factor,
+    )
+    batches, height, width, channels = x.shape
+    out_c, kh, kw, group_in = filt.shape
+    if group_in <= 0 or channels % group_in or out_c % (channels // group_in):
+        raise PrepareError(
+            f"input has {channels} channels and filter {filt.name!r} {group_in}; channels must "
+            f"be a multiple of the filter's, and {out_c} outputs a multiple of the groups"
+        )
+    groups = channels // group_in
+    win.float_bias(node, BIAS, out_c, "CONV_2D")
+    oh, pad_t = win.output_and_padding(
+        height, kh, opts.stride_h, opts.dilation_h_factor, opts.padding, "height"
+    )
+    ow, pad_l = win.output_and_padding(
+        width, kw, opts.stride_w, opts.dilation_w_factor, opts.padding, "width"
+    )
+    low, high, tanh = win.fused_activation(opts.fused_activation_function)
+    pointwise = kh == kw == 1 and opts.stride_h == opts.stride_w == 1 and groups == 1
+    k = kh * kw * group_in
+    chunk_rows = max(1, min(oh, IM2COL_CHUNK_BYTES // max(1, ow * k * 4)))
+    scratch = None if pointwise else np.empty((chunk_rows * ow, k), np.float32)
+    group_out = np.empty((chunk_rows * ow, out_c // groups), np.float32) if groups > 1 else None
+    data = OpData(
+        stride=(opts.stride_h, opts.stride_w),
+        dilation=(opts.dilation_h_factor, opts.dilation_w_factor),
+        pad=(pad_t, pad_l),
+        kernel=(kh, kw),
+        groups=groups,
+        low=low,
+        high=high,
+        tanh=tanh,
+        pointwise=pointwise,
+        weights=gemm_weights(filt.data, groups) if filt.data is not None else None,
+        chunk_rows=chunk_rows,
+        scratch=scratch,
+        group_out=group_out,
+        num_threads=node.num_threads,
+    )
+    return Prepared([(batches, oh, ow, out_c)], data)
+
+
+def invoke(data: OpData, inputs: list, outputs: list) -> None:
+    """Reference: zero-pad, then one matrix product per filter tap and group."""
+    x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS else None
+    (sh, sw), (dh, dw), (kh, kw) = data.stride, data.dilation, data.kernel
+    _, oh, ow, out_c = out.shape
+    pad_t, pad_l = data.pad
+    # Pad enough on every side for the furthest tap of the last output.
+    pad_b = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - x.shape[1] - pad_t)
+    pad_r = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - x.shape[2] - pad_l)
+    xp = np.pad(x, ((0, 0), (pad_t, pad_b), (pad_l, pad_r), (0, 0)))
+    group_in, group_out = filt.shape[3], out_c // data.groups
+    acc = np.zeros(out.shape, np.float32)
+    for ky in range(kh):
+        for kx in range(kw):
+            rows = slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh)
+            cols = slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw)
+            window = xp[:, rows, cols, :]
+            for g in range(data.groups):
+                ins = window[..., g * group_in : (g + 1) * group_in]
+                taps = filt[g * group_out : (g + 1) * group_out, ky, kx, :]
+                acc[..., g * group_out : (g + 1) * group_out] += ins @ taps.T
+    if bias is not None:
+        acc += bias.reshape(-1)
+    win.apply_fused(acc, data.low, data.high, data.tanh)
+    out[...] = acc
+
+
+def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
+    """Optimized: GEMM (1x1) or chunked im2col + GEMM, fused bias/activation epilogue."""
+    x, out = inputs[INPUT], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else None
+    bias = np.empty(0, np.float32) if bias is None else bias.reshape(-1)
+    weights = (
+        data.weights if data.weights is not None else gemm_weights(inputs[FILTER], data.groups)
+    )
+    use_blas_threads(data.num_threads)
+    batches, oh, ow, out_c = out.shape
+    threads = data.num_threads
+    if data.pointwise:
+        out2d = out.reshape(-1, out_c)
+        np.matmul(x.reshape(-1, x.shape[3]), weights[0], out=out2d)
+        bias_act(out2d, bias, data.low, data.high, threads)
+    else:
+        (sh, sw), (dh, dw), (kh, kw) = data.stride, data.dilation, data.kernel
+        pad_t, pad_l = data.pad
+        group_in, group_out = weights.shape[1] // (kh * kw), weights.shape[2]
+        for b in range(batches):
+            image, out_rows = x[b], out[b].reshape(oh * ow, out_c)
+            for oy0 in range(0, oh, data.chunk_rows):
+                oy1 = min(oh, oy0 + data.chunk_rows)
+                rows = slice(oy0 * ow, oy1 * ow)
+                for g in range(data.groups):
+                    cols = data.scratch[: (oy1 - oy0) * ow]
+                    im2col(image, cols, oy0, oy1, ow, kh, kw, sh, sw, dh, dw, pad_t, pad_l,
+                           g * group_in, group_in, threads)  # fmt: skip
+                    if data.groups == 1:
+                        np.matmul(cols, weights[0], out=out_rows[rows])
+                    else:
+                        staged = data.group_out[: (oy1 - oy0) * ow]
+                        np.matmul(cols, weights[g], out=staged)
+                        out_rows[rows, g * group_out : (g + 1) * group_out] = staged
+                bias_act(out_rows[rows], bias, data.low, data.high, threads)
+    if data.tanh:
+        np.tanh(out, out=out)
+
+
+KERNELS = {
+    BuiltinOperator.CONV_2D: KernelSpec(
+        prepare=prepare,
+        invoke=invoke,
+        versions=(1, 8),
+        invoke_opt=invoke_opt if im2col is not None else None,
+    ),
+}

@@ -1,0 +1,115 @@
+"""FULLY_CONNECTED, float32 (schema versions 1-14).
+
+Inputs: input [..., K] (any shape whose size is a multiple of K), weights [units, K],
+bias [units] (optional). Output [size / K, units], or with keep_num_dims the input's
+shape with the last dim replaced by ``units`` (the input's last dim must then be K).
+Fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH. weights_format DEFAULT only.
+
+Optimized path: one BLAS GEMM (numpy matmul on the [out, in] weights seen
+transposed; no copy) into the output, then a fused bias + activation pass.
+
+Deviations: a fused TANH is applied (the official float kernel ignores it). The
+SHUFFLED4x16INT8 weights format, quantized and hybrid (int8 weights, float input)
+variants are not supported yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...schema.generated.enums import BuiltinOperator, FullyConnectedOptionsWeightsFormat
+from . import _window as win
+from ._blas import use_blas_threads
+from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+
+try:
+    from ._conv import bias_act
+except ImportError:  # extensions not built: the reference kernel still runs
+    bias_act = None
+
+INPUT, WEIGHTS, BIAS = 0, 1, 2
+
+NO_BIAS = np.empty(0, np.float32)
+
+
+@dataclass(frozen=True)
+class OpData:
+    rows: int  # input size / K
+    low: float
+    high: float
+    tanh: bool
+    num_threads: int
+
+
+def prepare(node: Node) -> Prepared:
+    """Validate; output [rows, units] or (keep_num_dims) the input shape with units last."""
+    check_inputs(node, 2, 3)
+    if len(node.outputs) != 1:
+        raise PrepareError(f"expects 1 output, got {len(node.outputs)}")
+    x, weights = node.input(INPUT), node.input(WEIGHTS)
+    win.require_float(x, "FULLY_CONNECTED")
+    win.require_float_weights(weights, "FULLY_CONNECTED", "weights")
+    win.require_output_dtype(node, np.dtype(np.float32))
+    win.require_rank(weights, 2, "weights", "[units, input size]")
+    opts = node.options
+    if opts is None:
+        raise PrepareError("FULLY_CONNECTED needs FullyConnectedOptions")
+    if opts.weights_format != FullyConnectedOptionsWeightsFormat.DEFAULT:
+        raise PrepareError(
+            f"weights_format {FullyConnectedOptionsWeightsFormat(opts.weights_format).name} "
+            "is not supported (DEFAULT only)"
+        )
+    units, depth = weights.shape
+    size = int(np.prod(x.shape))
+    if depth <= 0 or size % depth:
+        raise PrepareError(
+            f"input {x.name!r} of shape {list(x.shape)} does not split into rows of {depth} "
+            f"(weights {weights.name!r} are {list(weights.shape)})"
+        )
+    win.float_bias(node, BIAS, units, "FULLY_CONNECTED")
+    rows = size // depth
+    if opts.keep_num_dims:
+        if not x.shape or x.shape[-1] != depth:
+            raise PrepareError(
+                f"keep_num_dims needs the input's last dim ({list(x.shape)}) to equal {depth}"
+            )
+        out_shape = (*x.shape[:-1], units)
+    else:
+        out_shape = (rows, units)
+    low, high, tanh = win.fused_activation(opts.fused_activation_function)
+    return Prepared([out_shape], OpData(rows, low, high, tanh, node.num_threads))
+
+
+def invoke(data: OpData, inputs: list, outputs: list) -> None:
+    """Reference: out = x @ W^T + b, then the fused activation."""
+    x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS else None
+    acc = x.reshape(data.rows, -1) @ weights.T
+    if bias is not None:
+        acc += bias
+    win.apply_fused(acc, data.low, data.high, data.tanh)
+    out[...] = acc.reshape(out.shape)
+
+
+def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
+    """Optimized: GEMM straight into the output, one fused bias/activation pass."""
+    x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
+    out2d = out.reshape(data.rows, -1)
+    use_blas_threads(data.num_threads)
+    np.matmul(x.reshape(data.rows, -1), weights.T, out=out2d)
+    bias_act(out2d, bias.reshape(-1), data.low, data.high, data.num_threads)
+    if data.tanh:
+        np.tanh(out, out=out)
+
+
+KERNELS = {
+    BuiltinOperator.FULLY_CONNECTED: KernelSpec(
+        prepare=prepare,
+        invoke=invoke,
+        versions=(1, 14),
+        invoke_opt=invoke_opt if bias_act is not None else None,
+    ),
+}

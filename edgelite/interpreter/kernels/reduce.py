@@ -1,0 +1,145 @@
+"""MEAN, SUM, REDUCE_PROD, REDUCE_MAX, REDUCE_MIN, REDUCE_ANY, REDUCE_ALL.
+
+Axes come from a tensor (negative and repeated entries allowed, an empty list
+copies the input). Numerics follow TFLite: integer SUM/PROD wrap around in the
+input type; integer MEAN sums in int64 and divides truncating toward zero; an
+empty MAX/MIN gives the type's lowest/highest value and an empty MEAN gives NaN
+(0 for integers). REDUCE_MAX/MIN also take int8/uint8/int16 (a max of raw values
+is the max of the real values when input and output share scale and zero point);
+quantized MEAN/SUM/PROD are a later issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...schema.generated.enums import BuiltinOperator
+from ._shape_util import (
+    all_known,
+    check_same_dtype,
+    check_same_quantization,
+    index_values,
+    reject_quantized,
+)
+from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+
+_ARITHMETIC = (np.float32, np.int32, np.int64)
+_ORDERED = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.int16)
+
+
+@dataclass(frozen=True)
+class ReduceData:
+    axes: tuple[int, ...]
+    keep_dims: bool
+    count: int  # elements folded into each output element
+
+
+def _resolve_axes(node: Node, rank: int) -> tuple[int, ...]:
+    axes: list[int] = []
+    for axis in index_values(node.input(1), "axis", (np.int32,)):
+        if not -rank <= axis < rank:
+            raise PrepareError(f"reduction axis {axis} is out of range for a rank-{rank} input")
+        axis %= rank
+        if axis not in axes:
+            axes.append(axis)
+    return tuple(sorted(axes))
+
+
+def _make_prepare(dtypes: tuple[Any, ...], quantized_ok: bool):
+    def prepare(node: Node) -> Prepared:
+        check_inputs(node, 2)
+        x, out = node.input(0), node.outputs[0]
+        if not quantized_ok:
+            reject_quantized(node, x)
+        check_dtype(x, dtypes, "input")
+        check_same_dtype(node, x, out)
+        check_same_quantization(node, x, out)
+        if not all_known(node.input(1)):
+            return Prepared(dynamic=True)
+        rank = len(x.shape)
+        axes = _resolve_axes(node, rank) if rank else ()
+        keep = bool(node.options.keep_dims) if node.options is not None else False
+        if keep:
+            shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        else:
+            shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+        return Prepared([shape], data=ReduceData(axes, keep, count))
+
+    return prepare
+
+
+def _out_view(data: ReduceData, out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The output seen with kept (size-1) reduced axes, so numpy can write into it."""
+    return out.reshape(tuple(1 if i in data.axes else d for i, d in enumerate(x.shape)))
+
+
+def _invoke_sum(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    np.sum(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
+
+
+def _invoke_prod(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    np.prod(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
+
+
+def _invoke_mean(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    view = _out_view(data, out, x)
+    if data.count == 0:
+        view.fill(np.nan if np.issubdtype(out.dtype, np.floating) else 0)
+    elif np.issubdtype(x.dtype, np.floating):
+        np.sum(x, axis=data.axes, out=view, keepdims=True)
+        np.divide(view, x.dtype.type(data.count), out=view)
+    else:
+        total = np.sum(x, axis=data.axes, dtype=np.int64, keepdims=True)
+        # C++ integer division truncates toward zero; numpy's // floors.
+        quotient = np.abs(total) // data.count
+        np.copyto(view, np.where(total < 0, -quotient, quotient), casting="unsafe")
+
+
+def _extreme(x: np.ndarray, lowest: bool) -> Any:
+    """TFLite's start value for max (lowest) / min (highest): finite for floats."""
+    info = np.finfo(x.dtype) if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype)
+    return info.min if lowest else info.max
+
+
+def _invoke_max(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    view = _out_view(data, out, x)
+    np.max(x, axis=data.axes, out=view, keepdims=True, initial=_extreme(x, True))
+
+
+def _invoke_min(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    view = _out_view(data, out, x)
+    np.min(x, axis=data.axes, out=view, keepdims=True, initial=_extreme(x, False))
+
+
+def _invoke_any(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    np.any(x, axis=data.axes, out=_out_view(data, out, x), keepdims=True)
+
+
+def _invoke_all(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x, out = inputs[0], outputs[0]
+    np.all(x, axis=data.axes, out=_out_view(data, out, x), keepdims=True)
+
+
+_prepare_arith = _make_prepare(_ARITHMETIC, quantized_ok=False)
+_prepare_ordered = _make_prepare(_ORDERED, quantized_ok=True)
+_prepare_bool = _make_prepare((np.bool_,), quantized_ok=False)
+
+KERNELS = {
+    BuiltinOperator.MEAN: KernelSpec(_prepare_arith, _invoke_mean, versions=(1, 3)),
+    BuiltinOperator.SUM: KernelSpec(_prepare_arith, _invoke_sum, versions=(1, 2)),
+    BuiltinOperator.REDUCE_PROD: KernelSpec(_prepare_arith, _invoke_prod, versions=(1, 2)),
+    BuiltinOperator.REDUCE_MAX: KernelSpec(_prepare_ordered, _invoke_max, versions=(1, 3)),
+    BuiltinOperator.REDUCE_MIN: KernelSpec(_prepare_ordered, _invoke_min, versions=(1, 3)),
+    BuiltinOperator.REDUCE_ANY: KernelSpec(_prepare_bool, _invoke_any, versions=(1, 1)),
+    BuiltinOperator.REDUCE_ALL: KernelSpec(_prepare_bool, _invoke_all, versions=(1, 1)),
+}

@@ -1,0 +1,87 @@
+"""SOFTMAX (with beta) and LOG_SOFTMAX over the last axis, any rank >= 1, float32.
+
+Both subtract the row maximum first, as the official kernels do:
+``softmax = exp((x - max) * beta) / sum`` and
+``log_softmax = (x - max) - log(sum(exp(x - max)))``. A NaN or +inf in a row makes
+the whole row NaN, in both runtimes.
+
+The reference uses numpy passes with ``out=`` (plus one per-row temporary); the
+optimized version is one Cython loop per row, rows split over ``num_threads``.
+Quantized softmax is a later piece of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...schema.generated.enums import BuiltinOperator, TensorType
+from .base import KernelSpec, Node, Prepared, PrepareError
+from .unary import unary_prepare
+
+try:
+    from . import _elementwise as fused
+except ImportError:  # extensions not built: the reference kernels still run
+    fused = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class SoftmaxData:
+    beta: float
+    log: bool
+    num_threads: int = 1
+
+
+def _prepare(log: bool):
+    def prepare(node: Node) -> Prepared:
+        beta = 1.0 if log else float(np.float32(getattr(node.options, "beta", 1.0)))
+        prepared = unary_prepare(
+            node, (TensorType.FLOAT32,), SoftmaxData(beta, log, max(node.num_threads, 1))
+        )
+        if len(node.input(0).shape) < 1:
+            raise PrepareError(f"{node.op} needs an input of rank >= 1, got a scalar")
+        return prepared
+
+    return prepare
+
+
+def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Reference: numpy passes over the last axis."""
+    x, out = inputs[0], outputs[0]
+    if out.size == 0:
+        return
+    with np.errstate(all="ignore"):
+        top = np.max(x, axis=-1, keepdims=True)
+        np.subtract(x, top, out=out)
+        if data.log:
+            total = np.sum(np.exp(out), axis=-1, keepdims=True, dtype=np.float64)
+            np.subtract(out, np.log(total).astype(np.float32), out=out)
+        else:
+            np.multiply(out, np.float32(data.beta), out=out)
+            np.exp(out, out=out)
+            total = np.sum(out, axis=-1, keepdims=True, dtype=np.float64)
+            np.divide(out, total.astype(np.float32), out=out)
+
+
+def invoke_opt(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Optimized: one fused pass per row."""
+    x, out = inputs[0], outputs[0]
+    if fused is None or not out.flags.c_contiguous:
+        invoke(data, inputs, outputs)
+        return
+    rows_shape = (-1, x.shape[-1]) if x.shape[-1] else (0, 0)
+    fused.softmax_f32(
+        x.reshape(rows_shape), out.reshape(rows_shape), data.beta, data.log, data.num_threads
+    )
+
+
+KERNELS = {
+    BuiltinOperator.SOFTMAX: KernelSpec(
+        prepare=_prepare(log=False), invoke=invoke, versions=(1, 4), invoke_opt=invoke_opt
+    ),
+    BuiltinOperator.LOG_SOFTMAX: KernelSpec(
+        prepare=_prepare(log=True), invoke=invoke, versions=(1, 2), invoke_opt=invoke_opt
+    ),
+}

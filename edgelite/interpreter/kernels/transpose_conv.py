@@ -1,0 +1,152 @@
+"""TRANSPOSE_CONV, float32 (schema versions 1-5).
+
+Inputs: output_shape (int32 [4]), weights [out, kh, kw, in] (OHWI), input
+[N, H, W, in], bias [out] (optional, v3+). Output has ``output_shape``. Every input
+pixel scatters ``input[y, x, :] @ weights[:, ky, kx, :]^T`` to output
+``(y * stride_h - pad_top + ky, x * stride_w - pad_left + kx)``; taps that land
+outside the output are dropped. The padding is the forward convolution's SAME/VALID
+padding computed from the *output* size. Fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH (v4+).
+
+Optimized path: one GEMM (input pixels x [in, kh*kw*out] weights laid out at prepare)
+into a scratch buffer, then a Cython col2im scatter-add onto the bias-initialized
+output and one clamp pass.
+
+Deviations: a fused TANH is applied (the official float kernel ignores it). A
+non-constant output_shape makes the output dynamic (shape known at invoke).
+Quantized and hybrid variants are not supported yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...schema.generated.enums import BuiltinOperator
+from . import _window as win
+from ._blas import use_blas_threads
+from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+
+try:
+    from ._conv import bias_act, col2im_add
+except ImportError:  # extensions not built: the reference kernel still runs
+    bias_act = col2im_add = None
+
+OUTPUT_SHAPE, WEIGHTS, INPUT, BIAS = 0, 1, 2, 3
+
+NO_BIAS = np.empty(0, np.float32)
+
+
+@dataclass(frozen=True)
+class OpData:
+    stride: tuple[int, int]
+    pad: tuple[int, int]  # leading (top, left) padding of the equivalent forward conv
+    low: float
+    high: float
+    tanh: bool
+    weights: np.ndarray | None  # [in, kh*kw*out] GEMM layout, when constant
+    cols: np.ndarray  # GEMM result scratch [H*W, kh*kw*out]
+    num_threads: int
+
+
+def gemm_weights(weights: np.ndarray) -> np.ndarray:
+    """[out, kh, kw, in] -> [in, kh*kw*out] so that input_pixels @ w gives col2im rows."""
+    return np.ascontiguousarray(weights.transpose(3, 1, 2, 0).reshape(weights.shape[3], -1))
+
+
+def prepare(node: Node) -> Prepared:
+    """Validate; the output shape is the value of the output_shape input."""
+    check_inputs(node, 3, 4)
+    shape_info, weights, x = node.input(OUTPUT_SHAPE), node.input(WEIGHTS), node.input(INPUT)
+    win.require_float(x, "TRANSPOSE_CONV")
+    win.require_float_weights(weights, "TRANSPOSE_CONV", "weights")
+    win.require_output_dtype(node, np.dtype(np.float32))
+    check_dtype(shape_info, (np.int32,), "output_shape")
+    win.require_rank(x, 4, "input", "[batch, height, width, channels]")
+    win.require_rank(weights, 4, "weights", "[out, h, w, in]")
+    if shape_info.shape != (4,):
+        raise PrepareError(f"output_shape {shape_info.name!r} has shape {list(shape_info.shape)}")
+    opts = node.options
+    if opts is None:
+        raise PrepareError("TRANSPOSE_CONV needs TransposeConvOptions")
+    win.check_strides(stride_h=opts.stride_h, stride_w=opts.stride_w)
+    out_c, kh, kw, in_c = weights.shape
+    if x.shape[3] != in_c:
+        raise PrepareError(
+            f"input {x.name!r} has {x.shape[3]} channels; weights {weights.name!r} expect {in_c}"
+        )
+    win.float_bias(node, BIAS, out_c, "TRANSPOSE_CONV")
+    if shape_info.data is None:
+        return Prepared(dynamic=True)  # the output size arrives with the first invoke
+    out_shape = tuple(int(v) for v in shape_info.data)
+    if out_shape[0] != x.shape[0] or out_shape[3] != out_c or min(out_shape) <= 0:
+        raise PrepareError(
+            f"output_shape {list(out_shape)} does not fit input batch {x.shape[0]} and "
+            f"{out_c} output channels"
+        )
+    _, pad_t = win.output_and_padding(out_shape[1], kh, opts.stride_h, 1, opts.padding, "height")
+    _, pad_l = win.output_and_padding(out_shape[2], kw, opts.stride_w, 1, opts.padding, "width")
+    low, high, tanh = win.fused_activation(opts.fused_activation_function)
+    data = OpData(
+        stride=(opts.stride_h, opts.stride_w),
+        pad=(pad_t, pad_l),
+        low=low,
+        high=high,
+        tanh=tanh,
+        weights=gemm_weights(weights.data) if weights.data is not None else None,
+        cols=np.empty((x.shape[1] * x.shape[2], kh * kw * out_c), np.float32),
+        num_threads=node.num_threads,
+    )
+    return Prepared([out_shape], data)
+
+
+def invoke(data: OpData, inputs: list, outputs: list) -> None:
+    """Reference: scatter each filter tap's product into a padded output, then crop."""
+    weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS else None
+    (sh, sw), (pad_t, pad_l) = data.stride, data.pad
+    batches, height, width, _ = x.shape
+    out_c, kh, kw, _ = weights.shape
+    # A canvas big enough for every tap of every input pixel, offset by the padding.
+    canvas_h = max((height - 1) * sh + kh, pad_t + out.shape[1])
+    canvas_w = max((width - 1) * sw + kw, pad_l + out.shape[2])
+    canvas = np.zeros((batches, canvas_h, canvas_w, out_c), np.float32)
+    for ky in range(kh):
+        for kx in range(kw):
+            rows = slice(ky, ky + (height - 1) * sh + 1, sh)
+            cols = slice(kx, kx + (width - 1) * sw + 1, sw)
+            canvas[:, rows, cols, :] += x @ weights[:, ky, kx, :].T
+    acc = canvas[:, pad_t : pad_t + out.shape[1], pad_l : pad_l + out.shape[2], :]
+    if bias is not None:
+        acc = acc + bias.reshape(-1)
+    win.apply_fused(acc, data.low, data.high, data.tanh)
+    out[...] = acc
+
+
+def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
+    """Optimized: GEMM into the scratch columns, col2im scatter-add, clamp."""
+    weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
+    bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else None
+    w2d = data.weights if data.weights is not None else gemm_weights(weights)
+    (sh, sw), (pad_t, pad_l) = data.stride, data.pad
+    batches, height, width, in_c = x.shape
+    kh, kw = weights.shape[1:3]
+    use_blas_threads(data.num_threads)
+    out[...] = bias.reshape(-1) if bias is not None else 0
+    for b in range(batches):
+        np.matmul(x[b].reshape(height * width, in_c), w2d, out=data.cols)
+        col2im_add(data.cols, out[b], height, width, kh, kw, sh, sw, pad_t, pad_l)
+    out2d = out.reshape(-1, out.shape[3])
+    bias_act(out2d, NO_BIAS, data.low, data.high, data.num_threads)
+    if data.tanh:
+        np.tanh(out, out=out)
+
+
+KERNELS = {
+    BuiltinOperator.TRANSPOSE_CONV: KernelSpec(
+        prepare=prepare,
+        invoke=invoke,
+        versions=(1, 5),
+        invoke_opt=invoke_opt if col2im_add is not None else None,
+    ),
+}

@@ -1,0 +1,133 @@
+"""The arena planner: tensor lifetimes and sizes in, one offset per tensor out.
+
+Every non-constant tensor whose shape is known after prepare gets a byte range in
+one arena. Two tensors may share bytes only if their lifetimes (the span of
+execution-plan positions from first writer/reader to last reader) do not overlap.
+The algorithm follows TFLite's ``ArenaPlanner`` / ``SimpleMemoryArena``:
+
+1. Order the requests: those alive for the whole run first (graph inputs,
+   outputs, variables; by request order), then by size, largest first, ties
+   broken by the earlier first use.
+2. Place each request in turn. Look at the already placed requests whose
+   lifetime overlaps this one, sorted by offset, and collect the gaps between
+   them (and before the first). Take the smallest gap the request fits in (a
+   perfect fit ends the search); when none fits, place it after the highest
+   overlapping one.
+3. Offsets are multiples of ``ALIGNMENT`` (64 bytes, like TFLite), so every
+   tensor view is aligned for SIMD loads whatever its dtype.
+
+The planner is pure: no numpy, no arrays. ``Arena`` (below) turns a plan into
+memory and views.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+ALIGNMENT = 64
+
+
+@dataclass(frozen=True)
+class Request:
+    """One tensor to place: ``nbytes`` live from plan position ``first`` to ``last``."""
+
+    key: int
+    nbytes: int
+    first: int
+    last: int
+    whole_run: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    offsets: dict[int, int]  # request key -> byte offset into the arena
+    size: int  # arena bytes needed (high-water mark)
+
+
+def align(n: int) -> int:
+    """Round ``n`` up to a multiple of ALIGNMENT."""
+    return -(-n // ALIGNMENT) * ALIGNMENT
+
+
+def plan_arena(requests: Sequence[Request]) -> Plan:
+    """Greedy best-fit placement of ``requests`` (see the module docstring)."""
+    order = sorted(
+        range(len(requests)),
+        key=lambda i: (
+            not requests[i].whole_run,
+            0 if requests[i].whole_run else -requests[i].nbytes,
+            requests[i].first,
+            i,
+        ),
+    )
+    placed: list[tuple[int, int, Request]] = []  # (offset, aligned size, request)
+    offsets: dict[int, int] = {}
+    high_water = 0
+    for i in order:
+        req = requests[i]
+        size = align(req.nbytes)
+        offset = _best_offset(req, size, placed)
+        offsets[req.key] = offset
+        placed.append((offset, size, req))
+        high_water = max(high_water, offset + size)
+    return Plan(offsets, high_water)
+
+
+def _overlaps(a: Request, b: Request) -> bool:
+    return a.first <= b.last and b.first <= a.last
+
+
+def _best_offset(req: Request, size: int, placed: list[tuple[int, int, Request]]) -> int:
+    live = sorted((off, sz) for off, sz, other in placed if _overlaps(req, other))
+    best, best_slack = None, None
+    cursor = 0
+    for off, sz in live:
+        gap = off - cursor
+        if gap >= size:
+            slack = gap - size
+            if best_slack is None or slack < best_slack:
+                best, best_slack = cursor, slack
+                if slack == 0:
+                    break
+        cursor = max(cursor, off + sz)
+    return cursor if best is None else best
+
+
+def memory_limit() -> int:
+    """Largest arena we agree to allocate: the memory available right now.
+
+    Reads MemAvailable from /proc/meminfo (Linux), else the physical memory size,
+    else 16 GiB. A forged shape in a model must end in a clear error, not in an
+    attempt to allocate terabytes.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+class Arena:
+    """One 64-byte aligned block of memory and typed views into it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # Over-allocate by one alignment unit and start at the first aligned byte.
+        raw = np.zeros(size + ALIGNMENT, np.uint8)
+        start = (-raw.ctypes.data) % ALIGNMENT
+        self.buffer = raw[start : start + size]
+
+    def view(self, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A C-contiguous ``dtype`` array of ``shape`` starting at ``offset``."""
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        return self.buffer[offset : offset + nbytes].view(dtype).reshape(shape)
