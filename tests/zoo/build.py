@@ -16,6 +16,8 @@ in the manifest before converting it.  When the worker dies, the supervisor reco
 pending combination as failed, with the crash site, and starts a new worker for the rest.
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import faulthandler

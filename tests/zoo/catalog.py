@@ -5,6 +5,8 @@ milliseconds.  Building (which needs TensorFlow) happens in :mod:`tests.zoo.buil
 subprocess by :func:`ensure_zoo` only when something is missing.
 """
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import importlib.metadata
@@ -79,7 +81,7 @@ class TensorInfo:
     zero_point: int = 0
 
     @classmethod
-    def from_json(cls, data: dict) -> "TensorInfo":
+    def from_json(cls, data: dict) -> TensorInfo:
         return cls(
             name=data["name"],
             shape=tuple(data["shape"]),

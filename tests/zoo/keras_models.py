@@ -9,14 +9,18 @@ before it creates any layer, so two builds in different processes give identical
 
 Random weights alone give degenerate models (BatchNorm statistics of 0/1 that do not match
 the activations, a 1000-way softmax that is almost uniform), which make quantization look
-either trivially right or hopelessly wrong.  Two calibration steps fix that, both from data:
+either trivially right or hopelessly wrong.  Calibration steps fix that, from data:
 
 * :func:`calibrate_batchnorm` sets every BatchNormalization's moving mean/variance to the
   statistics of the activations it actually sees on a batch of representative inputs.
 * :func:`calibrate_logits` rescales a classifier head so that its logits are centred and
   spread (per-input variation of a chosen size), like a trained classifier's: the softmax
   then has clear winners that differ from input to input.
+* :func:`damp_residual_branches` (MobileNetV2 only) keeps the deep random network from being
+  chaotic, so that float16 weights no longer change its answers.
 """
+
+from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
@@ -26,8 +30,9 @@ import numpy as np
 
 SampleFn = Callable[..., list[np.ndarray]]
 
-# Seeds: weights, calibration data and representative data are drawn from different
-# streams so that the samples used to check a model are not the ones it was calibrated on.
+# Weights and calibration data use their own seeds; the converter's representative data
+# and the held-out test samples use others (see build.py), so the samples used to check a
+# model are not the ones it was calibrated on.
 WEIGHT_SEED = 1234
 CALIBRATION_SEED = 99
 
@@ -101,7 +106,7 @@ def calibrate_batchnorm(model: keras.Model, batch: np.ndarray) -> None:
     for layer in layers:
         layer.momentum = 0.0
     _run(model, batch, training=True)
-    for layer, momentum in zip(layers, saved, strict=True):
+    for layer, momentum in zip(layers, saved):
         layer.momentum = momentum
 
 

@@ -9,6 +9,8 @@ The platform tags are fixed so that every machine downloads the very same wheel 
 models are identical across platforms, but the recorded hashes name one file).
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import shutil
