@@ -71,6 +71,8 @@ def constant_value(model: Model, tensor: Tensor) -> np.ndarray | None:
         value = decode_strings(raw, tensor.shape)
     elif tensor.sparsity is None and tensor.type == TensorType.INT4:
         value = unpack_int4(raw, tensor.shape)
+    elif tensor.sparsity is not None and raw.nbytes % tensor.dtype.itemsize == 0:
+        value = raw.reshape(-1).view(tensor.dtype)  # the stored (non-zero) values, typed
     else:
         value = raw.view()
     value.flags.writeable = False
@@ -105,7 +107,7 @@ def fold_constant_nodes(rt: SubgraphRuntime) -> set[int]:
         source = sg.tensors[op.inputs[0]]
         if resolved.builtin_code == BuiltinOperator.DENSIFY and source.sparsity is None:
             continue
-        shapes = {t: tuple(rt.constants[t].shape) for t in op.inputs if t in rt.constants}
+        shapes = {t: rt.constant_shape(t) for t in op.inputs if t in rt.constants}
         node = build_node(rt, node_index, shapes, with_values=True)
         try:
             prepared = resolved.spec.prepare(node)

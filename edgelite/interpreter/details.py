@@ -10,7 +10,7 @@ with float32 scales / int32 zero points, ``sparsity_parameters`` {} when dense.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,13 +58,13 @@ def _sparsity(rt: SubgraphRuntime, t: int) -> dict:
         out["traversal_order"] = np.asarray(sparsity.traversal_order, np.int32)
     if sparsity.block_map:
         out["block_map"] = np.asarray(sparsity.block_map, np.int32)
-    dims = []
+    dims: list[dict[str, Any]] = []
     for meta in sparsity.dim_metadata:
         if meta.format == DimensionType.DENSE:
             dims.append({"format": int(meta.format), "dense_size": int(meta.dense_size)})
         else:
-            segments = meta.array_segments if meta.array_segments is not None else []
-            indices = meta.array_indices if meta.array_indices is not None else []
+            segments: Any = meta.array_segments if meta.array_segments is not None else []
+            indices: Any = meta.array_indices if meta.array_indices is not None else []
             dims.append(
                 {
                     "format": int(meta.format),

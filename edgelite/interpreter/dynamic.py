@@ -38,11 +38,11 @@ class DynamicStep:
         op = rt.sg.operators[node_index]
         self.inputs = list(op.inputs)
         self.outputs = list(op.outputs)
-        self.dtypes = [rt.sg.tensors[t].dtype for t in self.outputs]
+        self.dtypes = [rt.sg.tensors[t].dtype if t >= 0 else None for t in self.outputs]
         self.resolved = rt.ops[node_index]
         self._key: tuple | None = None
         self._prepared: Prepared | None = None
-        self._last: list[np.ndarray] = []
+        self._last: list[Any] = []
 
     def __call__(self, _data: Any, _inputs: Any, _outputs: Any) -> None:
         arrays = self.rt.arrays
@@ -63,13 +63,14 @@ class DynamicStep:
             invoke(prepared.data, values, outs)
         self._last = outs
         for t, value in zip(self.outputs, outs):
-            arrays[t] = value
+            if t >= 0:
+                arrays[t] = value
 
     def _shapes(self, values: list[np.ndarray | None]) -> dict[int, tuple[int, ...]]:
         shapes = {}
         for t, value in zip(self.inputs, values):
             if value is not None:
-                shapes[t] = self.rt.shapes.get(t, ()) if self.rt.is_sparse(t) else value.shape
+                shapes[t] = self.rt.constant_shape(t) if t in self.rt.constants else value.shape
         return shapes
 
     def _prepare(self, values: list[np.ndarray | None]) -> Prepared:
@@ -86,9 +87,12 @@ class DynamicStep:
         node = build_node(self.rt, self.node_index, shapes, with_values=True, values=values)
         return spec.prepare(node)
 
-    def _allocate(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-        outs = []
+    def _allocate(self, shapes: list[tuple[int, ...]]) -> list[Any]:
+        outs: list[Any] = []
         for k, (shape, dtype) in enumerate(zip(shapes, self.dtypes)):
+            if dtype is None:
+                outs.append(None)  # omitted optional output
+                continue
             last = self._last[k] if k < len(self._last) else None
             if last is not None and last.shape == shape and last.dtype == dtype:
                 outs.append(last)
@@ -100,8 +104,11 @@ class DynamicStep:
         if returned is None or len(returned) != len(self.outputs):
             got = "nothing" if returned is None else f"{len(returned)} arrays"
             raise PrepareError(f"dynamic kernel returned {got} for {len(self.outputs)} outputs")
-        outs = []
+        outs: list[Any] = []
         for t, value, dtype in zip(self.outputs, returned, self.dtypes):
+            if t < 0:
+                outs.append(None)
+                continue
             value = np.asarray(value)
             if value.dtype != dtype:
                 raise PrepareError(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EdgeliteError
-from . import _loop
+from ._loop import StepFailed, run_steps, run_steps_timed
 from .dynamic import DynamicStep
 from .errors import InvokeError
 from .kernels.base import PrepareError
@@ -59,8 +59,8 @@ class ExecutionPlan:
     def run(self) -> None:
         """Execute every step once."""
         try:
-            _loop.run_steps(self.steps)
-        except _loop.StepFailed as failure:
+            run_steps(self.steps)
+        except StepFailed as failure:
             raise self._invoke_error(failure) from failure.__cause__
 
     def run_timed(self) -> None:
@@ -68,15 +68,17 @@ class ExecutionPlan:
         if len(self.elapsed_ns) != len(self.steps):
             self.elapsed_ns = np.zeros(len(self.steps), np.int64)
         try:
-            _loop.run_steps_timed(self.steps, self.elapsed_ns)
-        except _loop.StepFailed as failure:
+            run_steps_timed(self.steps, self.elapsed_ns)
+        except StepFailed as failure:
             raise self._invoke_error(failure) from failure.__cause__
         self.runs += 1
 
     def _invoke_error(self, failure: Exception) -> InvokeError:
         cause = failure.__cause__
         index = failure.args[0]
-        text = str(cause) if isinstance(cause, EdgeliteError) else f"{type(cause).__name__}: {cause}"
+        text = (
+            str(cause) if isinstance(cause, EdgeliteError) else f"{type(cause).__name__}: {cause}"
+        )
         return InvokeError(f"{self.labels[index]} failed to invoke: {text}")
 
 
@@ -86,7 +88,8 @@ def node_units(rt: SubgraphRuntime, preps: list[NodePrep]) -> list[Unit]:
     for prep in preps:
         op = rt.sg.operators[prep.index]
         ins = tuple(t for t in op.inputs if t >= 0)
-        units.append(Unit((prep.index,), ins, tuple(op.outputs), prep=prep))
+        outs = tuple(t for t in op.outputs if t >= 0)
+        units.append(Unit((prep.index,), ins, outs, prep=prep))
     return units
 
 
@@ -109,7 +112,9 @@ def _lifetimes(rt: SubgraphRuntime, units: list[Unit]) -> tuple[dict[int, tuple[
 
 def _allocate(rt: SubgraphRuntime, units: list[Unit]) -> tuple[list, Arena | None, int]:
     sg = rt.sg
-    dynamic = {t for u in units if u.prep is not None and u.prep.kind == DEFERRED for t in u.outputs}
+    dynamic = {
+        t for u in units if u.prep is not None and u.prep.kind == DEFERRED for t in u.outputs
+    }
     spans, whole = _lifetimes(rt, units)
     arrays: list[np.ndarray | None] = [None] * len(sg.tensors)
     requests, shapes = [], {}
@@ -171,7 +176,7 @@ def _unit_step(rt: SubgraphRuntime, unit: Unit, arrays: list) -> tuple[tuple, st
         return (step, None, None, None), label, (index, resolved.name)
     op = rt.sg.operators[index]
     ins = [None if t < 0 else arrays[t] for t in op.inputs]
-    outs = [arrays[t] for t in op.outputs]
+    outs = [None if t < 0 else arrays[t] for t in op.outputs]
     return (resolved.invoke, unit.prep.data, ins, outs), label, (index, resolved.name)
 
 
@@ -193,7 +198,7 @@ def make_steps(
 
     def add_taps(tensors: Any) -> None:
         for t in tensors:
-            if t in taps and taps[t]:
+            if taps.get(t):
                 steps.append((_run_taps, (rt, t, tuple(taps[t])), None, None))
                 labels.append(f"tap on tensor {t} {rt.sg.tensors[t].name!r}")
                 nodes.append(None)

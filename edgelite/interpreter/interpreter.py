@@ -10,6 +10,7 @@ disabling memory reuse), ``enable_profiling``/``profile`` (per-node timing),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -85,6 +86,10 @@ class Interpreter:
         if model_path and not model_content:
             model = read_model(os.fspath(model_path))
         elif model_content and not model_path:
+            if isinstance(model_content, (str, os.PathLike)):
+                raise ValueError(
+                    "model_content must be the model's bytes; use model_path for a file"
+                )
             self._model_content = model_content
             model = read_model(model_content)
         elif not model_content and not model_path:
@@ -164,10 +169,8 @@ class Interpreter:
             )
         result = []
         for t in range(len(self._core.subgraphs[subgraph_index].sg.tensors)):
-            try:
+            with contextlib.suppress(ValueError):  # tensors without details (BFLOAT16)
                 result.append(self._get_tensor_details(t, subgraph_index))
-            except ValueError:
-                pass
         return result
 
     def get_input_details(self) -> list[dict]:
@@ -319,4 +322,3 @@ class Interpreter:
     def _native_handle(self) -> int:
         """There is no native tflite::Interpreter behind edgelite."""
         raise RuntimeError("edgelite has no native tflite::Interpreter to hand out")
-

@@ -30,6 +30,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "transpose_conv",
     "conv_3d",
     "resize",
+    "normalization",
     # shape, data movement, reductions, gather/scatter, index ops
     "reshape",
     "transpose",

@@ -63,10 +63,8 @@ def tensor_info(
         data=data,
         shape_signature=tuple(t.shape_signature) if t.shape_signature else None,
         is_variable=t.is_variable,
+        sparsity=t.sparsity,
     )
-    if t.sparsity is not None:
-        # DENSIFY and sparse-weight kernels need the layout; TensorInfo has no field for it.
-        info.sparsity = t.sparsity  # type: ignore[attr-defined]
     return info
 
 
@@ -93,7 +91,10 @@ def build_node(
         if data is None and with_values:
             data = values[k] if values is not None else rt.arrays[t]
         inputs.append(tensor_info(rt, t, shapes[t], data))
-    outputs = [tensor_info(rt, t, rt.model_shape(t), None) for t in op.outputs]
+    # An omitted optional output (-1) is None, like an omitted input.
+    outputs: list[Any] = [
+        tensor_info(rt, t, rt.model_shape(t), None) if t >= 0 else None for t in op.outputs
+    ]
     intermediates = [tensor_info(rt, t, rt.model_shape(t), None) for t in op.intermediates]
     return Node(
         index=node_index,
@@ -119,8 +120,11 @@ def check_output_shapes(
     shapes = prepared.output_shapes
     if len(shapes) != len(op.outputs):
         raise PrepareError(f"prepare returned {len(shapes)} output shapes for {len(op.outputs)}")
-    clean = []
+    clean: list[tuple[int, ...]] = []
     for t, shape in zip(op.outputs, shapes):
+        if t < 0:
+            clean.append(())
+            continue
         dims = tuple(int(d) for d in shape)
         if any(d < 0 for d in dims):
             raise PrepareError(f"output {rt.sg.tensors[t].name!r} got negative shape {list(dims)}")
@@ -157,8 +161,9 @@ def prepare_nodes(rt: SubgraphRuntime, keep_failures: bool) -> list[NodePrep]:
                 raise error from exc
             preps.append(NodePrep(node_index, FAILED, error=error))
             for t in op.outputs:
-                rt.shapes[t] = rt.model_shape(t)
+                if t >= 0:
+                    rt.shapes[t] = rt.model_shape(t)
             continue
-        rt.shapes.update(zip(op.outputs, shapes))
+        rt.shapes.update((t, s) for t, s in zip(op.outputs, shapes) if t >= 0)
         preps.append(NodePrep(node_index, STATIC, prepared.data))
     return preps

@@ -41,7 +41,11 @@ def coerce_resolver_type(value: object) -> OpResolverType:
     if isinstance(value, OpResolverType):
         return value
     name = getattr(value, "name", None)
-    if isinstance(name, str) and name in OpResolverType.__members__ and isinstance(value, enum.Enum):
+    if (
+        isinstance(name, str)
+        and name in OpResolverType.__members__
+        and isinstance(value, enum.Enum)
+    ):
         return OpResolverType[name]
     raise ValueError(f"Unrecognized passed in op resolver type: {value}")
 

@@ -88,17 +88,22 @@ class RuntimeServices:
         rt = self._core.subgraph(index)
         if self._depth >= MAX_NESTING:
             raise RuntimeError(f"subgraphs nested deeper than {MAX_NESTING} (recursion?)")
-        shapes = [tuple(np.shape(v)) for v in inputs]
-        if not rt.ready or any(rt.current_shape(t) != s for t, s in zip(rt.sg.inputs, shapes)):
-            self.prepare_subgraph(index, shapes)
-        for t, value in zip(rt.sg.inputs, inputs):
-            np.copyto(rt.arrays[t], value, casting="no")
+        targets = rt.input_arrays
+        if not rt.ready or any(a.shape != np.shape(v) for a, v in zip(targets, inputs)):
+            self.prepare_subgraph(index, [tuple(np.shape(v)) for v in inputs])
+            targets = rt.input_arrays
+        for target, value in zip(targets, inputs):
+            np.copyto(target, value, casting="no")
         self._depth += 1
         try:
             rt.invoke()
         finally:
             self._depth -= 1
-        return [rt.arrays[t] for t in rt.sg.outputs]
+        outputs = [rt.arrays[t] for t in rt.sg.outputs]
+        missing = [t for t, a in zip(rt.sg.outputs, outputs) if a is None]
+        if missing:
+            raise RuntimeError(f"subgraph {index} left outputs {missing} without data")
+        return outputs  # type: ignore[return-value]
 
     # -- resource variables ------------------------------------------------------
 

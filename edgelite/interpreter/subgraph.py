@@ -8,7 +8,7 @@ runs the plan. Control flow reaches other subgraphs through ``RuntimeServices``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,8 @@ class SubgraphRuntime:
         self.folded: set[int] = set()
         self.plan: ExecutionPlan | None = None
         self.units: list[Unit] = []
-        self.delegate_kernels: dict[tuple, object] = {}  # (delegate id, nodes) -> kernel
+        self.input_arrays: list[np.ndarray] = []  # the inputs' arrays, once allocated
+        self.delegate_kernels: dict[tuple, Any] = {}  # (delegate id, nodes) -> kernel
         self.delegate_reports: list = []
         self.ready = False
         self._loaded = False
@@ -59,9 +60,11 @@ class SubgraphRuntime:
 
     def current_shape(self, t: int) -> tuple[int, ...]:
         """Shape now: of the allocated array, else a pending resize, else the model's."""
+        if t in self.constants:
+            return self.constant_shape(t)
         array = self.arrays[t]
         if array is not None:
-            return self.shapes.get(t, array.shape) if self.is_sparse(t) else tuple(array.shape)
+            return tuple(array.shape)
         if t in self.pending:
             return self.pending[t]
         return self.shapes.get(t, self.model_shape(t))
@@ -69,6 +72,10 @@ class SubgraphRuntime:
     def static_shape(self, t: int) -> tuple[int, ...] | None:
         """Shape known after allocate (None: decided at invoke time)."""
         return self.shapes.get(t)
+
+    def constant_shape(self, t: int) -> tuple[int, ...]:
+        """Shape of constant ``t`` as kernels see it (the dense shape for sparse ones)."""
+        return self.model_shape(t) if self.is_sparse(t) else tuple(self.constants[t].shape)
 
     def is_sparse(self, t: int) -> bool:
         return self.sg.tensors[t].sparsity is not None
@@ -99,8 +106,7 @@ class SubgraphRuntime:
         shapes = {}
         for t in range(len(self.sg.tensors)):
             if t in self.constants:
-                value = self.constants[t]
-                shapes[t] = self.model_shape(t) if self.is_sparse(t) else tuple(value.shape)
+                shapes[t] = self.constant_shape(t)
             elif t not in self._produced:
                 shapes[t] = self.pending.get(t, self.model_shape(t))
         return shapes
@@ -130,6 +136,7 @@ class SubgraphRuntime:
         self.plan = build_plan(self, units)
         self.units = units
         self.arrays = self.plan.arrays
+        self.input_arrays = [a for a in (self.arrays[t] for t in self.sg.inputs) if a is not None]
         self.reset_variables()
         self.ready = True
 

@@ -14,12 +14,6 @@ from edgelite.schema.builder import ModelBuilder, quant
 from .models import chain_model, if_model, plus_one, same_shape_prepare
 
 
-def chain_interpreter(**kwargs) -> tflite.Interpreter:
-    interp = tflite.Interpreter(model_content=chain_model(), **kwargs)
-    interp.register_custom_op("PlusOne", prepare=same_shape_prepare, invoke=plus_one)
-    return interp
-
-
 def test_exports() -> None:
     assert edgelite.Interpreter is tflite.Interpreter
     assert [m.name for m in tflite.OpResolverType] == [m.name for m in litert.OpResolverType]
@@ -62,9 +56,9 @@ def test_foreign_resolver_enum_accepted() -> None:
 
 def test_not_ready_errors() -> None:
     interp = tflite.Interpreter(model_content=if_model())
-    with pytest.raises(RuntimeError, match="Invoke called on model that is not ready."):
+    with pytest.raises(RuntimeError, match=r"Invoke called on model that is not ready\."):
         interp.invoke()
-    with pytest.raises(ValueError, match="Tensor data is null. Run allocate_tensors"):
+    with pytest.raises(ValueError, match=r"Tensor data is null\. Run allocate_tensors"):
         interp.get_tensor(1)
     with pytest.raises(ValueError, match="Tensor data is null"):
         interp.tensor(1)()
@@ -92,7 +86,9 @@ def test_set_tensor_checks() -> None:
     )
     with pytest.raises(ValueError) as err:
         interp.set_tensor(1, np.ones(6, np.float32))
-    assert str(err.value) == "Cannot set tensor: Dimension mismatch. Got 1 but expected 2 for input 1."
+    assert (
+        str(err.value) == "Cannot set tensor: Dimension mismatch. Got 1 but expected 2 for input 1."
+    )
     with pytest.raises(ValueError, match="Invalid tensor index 9 exceeds max tensor index 4"):
         interp.set_tensor(9, np.ones((2, 3), np.float32))
     with pytest.raises(ValueError, match="Invalid tensor index -1"):
@@ -128,7 +124,11 @@ def test_tensor_views_block_invoke_and_allocate() -> None:
     view.fill(4.0)
     part = view[0]
     del view
-    for call in (interp.invoke, interp.allocate_tensors, lambda: interp.resize_tensor_input(1, [1, 3])):
+    for call in (
+        interp.invoke,
+        interp.allocate_tensors,
+        lambda: interp.resize_tensor_input(1, [1, 3]),
+    ):
         with pytest.raises(RuntimeError, match="at least 1 reference to internal data"):
             call()
     interp.set_tensor(2, np.zeros((2, 3), np.float32))  # allowed while a view is held
@@ -163,7 +163,7 @@ def test_resize_tensor_input() -> None:
         interp.resize_tensor_input(1, [-1, 3])
     with pytest.raises(RuntimeError, match="Invalid tensor index 10"):
         interp.resize_tensor_input(10, [1, 3])
-    with pytest.raises(ValueError, match="Shape should be 1D instead of 2."):
+    with pytest.raises(ValueError, match=r"Shape should be 1D instead of 2\."):
         interp.resize_tensor_input(1, [[1, 3]])
     interp.resize_tensor_input(2, [4, 3])
     interp.allocate_tensors()
@@ -229,32 +229,34 @@ def test_signature_runner_requires_key_when_ambiguous() -> None:
         interp.get_signature_runner()
 
 
-def test_chain_invoke_and_resolver_types() -> None:
+@pytest.mark.parametrize(
+    ("resolver", "expected"),
+    [
+        (tflite.OpResolverType.AUTO, "opt"),
+        (tflite.OpResolverType.BUILTIN, "opt"),
+        (tflite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "opt"),
+        (tflite.OpResolverType.BUILTIN_REF, "ref"),
+    ],
+)
+def test_resolver_type_picks_reference_or_optimized(resolver, expected) -> None:
     calls = []
 
-    def optimized(data, inputs, outputs):
-        calls.append("opt")
-        np.add(inputs[0], 1, out=outputs[0])
-
-    for resolver, expected in ((tflite.OpResolverType.AUTO, "opt"), ("ref", "ref")):
-        kwargs = {} if resolver == "ref" else {"experimental_op_resolver_type": resolver}
-        if resolver == "ref":
-            kwargs["experimental_op_resolver_type"] = tflite.OpResolverType.BUILTIN_REF
-        interp = tflite.Interpreter(model_content=chain_model(), **kwargs)
-
-        def reference(data, inputs, outputs):
-            calls.append("ref")
+    def kernel(name):
+        def invoke(data, inputs, outputs):
+            calls.append(name)
             np.add(inputs[0], 1, out=outputs[0])
 
-        interp.register_custom_op(
-            "PlusOne", prepare=same_shape_prepare, invoke=reference, invoke_opt=optimized
-        )
-        interp.allocate_tensors()
-        calls.clear()
-        interp.set_tensor(0, np.zeros((2, 3), np.float32))
-        interp.invoke()
-        assert calls == [expected] * 3
-        np.testing.assert_array_equal(interp.get_tensor(3), np.full((2, 3), 3, np.float32))
+        return invoke
+
+    interp = tflite.Interpreter(model_content=chain_model(), experimental_op_resolver_type=resolver)
+    interp.register_custom_op(
+        "PlusOne", prepare=same_shape_prepare, invoke=kernel("ref"), invoke_opt=kernel("opt")
+    )
+    interp.allocate_tensors()
+    interp.set_tensor(0, np.zeros((2, 3), np.float32))
+    interp.invoke()
+    assert calls == [expected] * 3
+    np.testing.assert_array_equal(interp.get_tensor(3), np.full((2, 3), 3, np.float32))
 
 
 def test_num_threads_reaches_prepare() -> None:

@@ -152,5 +152,5 @@ def test_tensor_details_match_official_for_every_kind() -> None:
     ours.allocate_tensors()
     assert_same_value(ours.get_tensor_details(), theirs.get_tensor_details(), "allocated")
     assert_same_value(ours._get_ops_details(), theirs._get_ops_details(), "ops")
-    for index in (3, 6):  # constants and a variable read the same
+    for index in (3, 4, 5, 6):  # constants (dense and sparse) and a variable read the same
         assert_matches(ours.get_tensor(index), theirs.get_tensor(index))

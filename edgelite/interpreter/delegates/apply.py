@@ -110,7 +110,9 @@ def _make_partition(
     try:
         if cached is None:
             kernel = delegate.create_kernel(node_objs)
-            kernel.init(DelegateParams(node_objs, _infos(rt, ins), _infos(rt, outs), rt.core.num_threads))
+            kernel.init(
+                DelegateParams(node_objs, _infos(rt, ins), _infos(rt, outs), rt.core.num_threads)
+            )
         else:
             kernel = cached
         kernel.prepare(_infos(rt, ins), _infos(rt, outs))
@@ -129,11 +131,12 @@ def _select(
     candidates = [k for k, (flag, _) in enumerate(subsets) if flag]
     sizes = {k: sum(len(units[i].nodes) for i in subsets[k][1]) for k in candidates}
     ranked = sorted(candidates, key=lambda k: (-sizes[k], k))
-    kept = set()
+    kept: set[int] = set()
     for k in ranked:
         nodes = [n for i in subsets[k][1] for n in units[i].nodes]
         if sizes[k] < opts.min_nodes_per_partition:
-            why = f"partition of {sizes[k]} nodes < min_nodes_per_partition={opts.min_nodes_per_partition}"
+            limit = opts.min_nodes_per_partition
+            why = f"partition of {sizes[k]} nodes < min_nodes_per_partition={limit}"
         elif opts.max_partitions and len(kept) >= opts.max_partitions:
             why = f"partition not among the max_partitions={opts.max_partitions} largest"
         else:

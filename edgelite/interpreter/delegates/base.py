@@ -39,7 +39,9 @@ class PartitionOptions:
 
     def __post_init__(self) -> None:
         if self.max_partitions < 0:
-            raise ValueError(f"max_partitions must be >= 0 (0: no limit), got {self.max_partitions}")
+            raise ValueError(
+                f"max_partitions must be >= 0 (0: no limit), got {self.max_partitions}"
+            )
         if self.min_nodes_per_partition < 0:
             raise ValueError(
                 f"min_nodes_per_partition must be >= 0, got {self.min_nodes_per_partition}"

@@ -79,7 +79,9 @@ class _ReferenceKernel(DelegateKernel):
             current = dataclasses.replace(node, inputs=ins)
             prepared = spec.prepare(current)
             if prepared.dynamic:
-                raise PrepareError(f"{node.op} has dynamic shapes; the reference delegate needs static")
+                raise PrepareError(
+                    f"{node.op} has dynamic shapes; the reference delegate needs static"
+                )
             for info, shape in zip(node.outputs, prepared.output_shapes):
                 known[info.index] = dataclasses.replace(info, shape=tuple(shape))
                 if expected.get(info.index, tuple(shape)) != tuple(shape):

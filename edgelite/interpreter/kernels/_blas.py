@@ -50,12 +50,18 @@ def _loaded_blas_paths() -> list[str]:
     return paths
 
 
-def _find_setter() -> Callable[[int], None] | None:
+def _libraries() -> list[ctypes.CDLL]:
+    libs = []
     for path in _loaded_blas_paths():
         try:
-            lib = ctypes.CDLL(path)
+            libs.append(ctypes.CDLL(path))
         except OSError:
             continue
+    return libs
+
+
+def _find_setter() -> Callable[[int], None] | None:
+    for lib in _libraries():
         for name in _SETTERS:
             setter = getattr(lib, name, None)
             if setter is not None:
@@ -83,3 +89,4 @@ def use_blas_threads(num_threads: int) -> None:
     if setter is not None:
         setter(wanted)  # type: ignore[operator]
     _state["threads"] = wanted
+

@@ -9,6 +9,8 @@ little arithmetic per byte for a GEMM to pay off.
 
 from cython.parallel cimport prange
 
+from ._simd cimport f32x4, f32x4_add, f32x4_clamp, f32x4_load, f32x4_splat, f32x4_store
+
 ctypedef float float32_t
 
 
@@ -26,14 +28,19 @@ cdef void _bias_act_rows(float32_t* out, const float32_t* bias, Py_ssize_t rows,
                          Py_ssize_t cols, float32_t lo, float32_t hi) noexcept nogil:
     cdef Py_ssize_t r, c
     cdef float32_t* row
+    cdef f32x4 vlo = f32x4_splat(lo), vhi = f32x4_splat(hi), v
     for r in range(rows):
         row = out + r * cols
-        if bias != NULL:
-            for c in range(cols):
-                row[c] = _clamp(row[c] + bias[c], lo, hi)
-        else:
-            for c in range(cols):
-                row[c] = _clamp(row[c], lo, hi)
+        c = 0
+        while c + 4 <= cols:
+            v = f32x4_load(row + c)
+            if bias != NULL:
+                v = f32x4_add(v, f32x4_load(bias + c))
+            f32x4_store(row + c, f32x4_clamp(v, vlo, vhi))
+            c += 4
+        while c < cols:
+            row[c] = _clamp(row[c] + bias[c] if bias != NULL else row[c], lo, hi)
+            c += 1
 
 
 def bias_act(float32_t[:, ::1] out, const float32_t[::1] bias, float lo, float hi,
@@ -61,28 +68,48 @@ cdef void _im2col_row(const float32_t[:, :, ::1] x, float32_t* dst, Py_ssize_t o
                       Py_ssize_t pad_l, Py_ssize_t c0, Py_ssize_t cg) noexcept nogil:
     # One output row: ow patches of kh*kw*cg values each, ordered (ky, kx, c) like a
     # TFLite filter row [kh, kw, in]; taps outside the image are zero (padding).
-    cdef Py_ssize_t h = x.shape[0], w = x.shape[1]
-    cdef Py_ssize_t ox, ky, kx, c, iy, ix
+    cdef Py_ssize_t h = x.shape[0], w = x.shape[1], c = x.shape[2]
+    cdef Py_ssize_t ox, ky, kx, j, iy, ix, ix0, run
     cdef const float32_t* src
+    # With dilation 1 and every channel, a filter row is one contiguous run of kw*c
+    # input values: copy it in one loop instead of kw short ones.
+    cdef bint runs = dw == 1 and cg == c
     for ox in range(ow):
+        ix0 = ox * sw - pad_l
         for ky in range(kh):
             iy = oy * sh - pad_t + ky * dh
-            for kx in range(kw):
-                ix = ox * sw - pad_l + kx * dw
-                if iy < 0 or iy >= h or ix < 0 or ix >= w:
-                    for c in range(cg):
-                        dst[c] = 0
-                else:
-                    src = &x[iy, ix, c0]
-                    for c in range(cg):
-                        dst[c] = src[c]
-                dst += cg
+            if iy < 0 or iy >= h:
+                for j in range(kw * cg):
+                    dst[j] = 0
+                dst += kw * cg
+            elif runs and ix0 >= 0 and ix0 + kw <= w:
+                src = &x[iy, ix0, 0]
+                run = kw * cg
+                for j in range(run):
+                    dst[j] = src[j]
+                dst += run
+            else:
+                for kx in range(kw):
+                    ix = ix0 + kx * dw
+                    if ix < 0 or ix >= w:
+                        for j in range(cg):
+                            dst[j] = 0
+                    else:
+                        src = &x[iy, ix, c0]
+                        for j in range(cg):
+                            dst[j] = src[j]
+                    dst += cg
 
 
 def im2col(const float32_t[:, :, ::1] x, float32_t[:, ::1] cols, int oy0, int oy1, int ow,
-           int kh, int kw, int sh, int sw, int dh, int dw, int pad_t, int pad_l,
-           int c0, int cg, int num_threads=1):
-    """Patches of output rows oy0..oy1-1 of one HWC image into cols[(oy-oy0)*ow + ox, :]."""
+           tuple window, int c0, int cg, int num_threads=1):
+    """Patches of output rows oy0..oy1-1 of one HWC image into cols[(oy-oy0)*ow + ox, :].
+
+    ``window`` is (kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left);
+    channels c0..c0+cg-1 are gathered (one group of a grouped convolution).
+    """
+    cdef Py_ssize_t kh, kw, sh, sw, dh, dw, pad_t, pad_l
+    kh, kw, sh, sw, dh, dw, pad_t, pad_l = window
     cdef Py_ssize_t k = kh * kw * cg, oy
     if cols.shape[0] < (oy1 - oy0) * ow or cols.shape[1] != k:
         raise ValueError(f"im2col buffer {cols.shape[0]}x{cols.shape[1]} too small")
@@ -127,3 +154,4 @@ def col2im_add(const float32_t[:, ::1] cols, float32_t[:, :, ::1] out, int in_h,
     with nogil:
         for iy in range(in_h):
             _col2im_row(&cols[iy * in_w, 0], out, iy, in_w, kh, kw, sh, sw, pad_t, pad_l)
+

@@ -20,10 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ._blas import use_blas_threads
 from ._recurrent import activate, sigmoid, state_view, time_major_view
+
+try:
+    from . import _recurrence
+except ImportError:  # extensions not built: invoke_opt falls back to the reference
+    _recurrence = None  # type: ignore[assignment]
 
 # The optimized kernel packs gates in slot order f, c, o, i so that CIFG just drops the last.
 SLOTS = (1, 2, 3, 0)
@@ -72,11 +79,11 @@ class Packed:
 
     w_input: np.ndarray  # [G * n_cell, n_input]
     w_aux: np.ndarray | None
-    recurrent: np.ndarray  # [G * n_cell, n_output]
+    recurrent_t: np.ndarray  # [n_output, G * n_cell] (transposed: the kernel does AXPYs)
     bias: np.ndarray  # [G, n_cell]
     peephole: np.ndarray  # [3, n_cell] rows f, o, i ([1, 1] when absent)
     layer_norm: np.ndarray  # [G, n_cell] ([1, 1] when absent)
-    projection: np.ndarray  # [n_output, n_cell] ([1, 1] when absent)
+    projection_t: np.ndarray  # [n_cell, n_output] ([1, 1] when absent)
     projection_bias: np.ndarray  # [n_output] ([1] when absent)
 
 
@@ -100,7 +107,7 @@ def pack(cell: Cell, get: Callable[[int], np.ndarray]) -> Packed:
     return Packed(
         w_input=stack(cell.w_input),
         w_aux=stack(cell.w_aux) if cell.w_aux[1] >= 0 else None,
-        recurrent=stack(cell.w_recurrent),
+        recurrent_t=np.ascontiguousarray(stack(cell.w_recurrent).T),
         bias=np.stack([get(cell.bias[s]) for s in slots]).astype(np.float32),
         peephole=np.stack([get(cell.peephole[s]) for s in peep_rows]).astype(np.float32)
         if cell.peephole[1] >= 0
@@ -108,7 +115,7 @@ def pack(cell: Cell, get: Callable[[int], np.ndarray]) -> Packed:
         layer_norm=np.stack([get(cell.layer_norm[s]) for s in slots]).astype(np.float32)
         if norm
         else one,
-        projection=np.ascontiguousarray(get(cell.projection), np.float32)
+        projection_t=np.ascontiguousarray(get(cell.projection).T, np.float32)
         if cell.projection >= 0
         else one,
         projection_bias=np.ascontiguousarray(get(cell.projection_bias), np.float32)
@@ -176,6 +183,7 @@ def _sequences(data: LstmData, k: int, inputs, outputs):
 
 def invoke(data: LstmData, inputs, outputs) -> None:
     """Numpy reference: step through time, all batches of a step at once."""
+    use_blas_threads(data.num_threads)
     for k, cell in enumerate(data.cells):
         x, aux, out = _sequences(data, k, inputs, outputs)
         h = state_view(inputs[cell.h_state], x.shape[1])
@@ -190,10 +198,17 @@ def invoke(data: LstmData, inputs, outputs) -> None:
             out[t] = new_h
 
 
-def invoke_opt(data: LstmData, inputs, outputs) -> None:
-    """Optimized: one GEMM for every step's input part, then the recurrence in Cython."""
-    from . import _recurrence
+# From this many batch rows on, one BLAS GEMM per step for R h beats the per-row AXPYs.
+BLAS_BATCH = 4
 
+
+def invoke_opt(data: LstmData, inputs, outputs) -> None:
+    """Optimized: one GEMM for every step's input part, then the recurrence in Cython
+    (whole sequence per batch row; with many rows, a GEMM per step and Cython for the rest)."""
+    if _recurrence is None:
+        invoke(data, inputs, outputs)
+        return
+    use_blas_threads(data.num_threads)
     for k, cell in enumerate(data.cells):
         packed = data.packed[k] or pack(cell, inputs.__getitem__)
         x, aux, out = _sequences(data, k, inputs, outputs)
@@ -205,25 +220,37 @@ def invoke_opt(data: LstmData, inputs, outputs) -> None:
         n_batch = x.shape[1]
         h = state_view(inputs[cell.h_state], n_batch)
         c = state_view(inputs[cell.c_state], n_batch)
-        _recurrence.lstm_sequence(
-            pre,
-            packed.recurrent,
-            packed.peephole,
-            packed.layer_norm,
-            packed.bias,
-            packed.projection,
-            packed.projection_bias,
-            h,
-            c,
-            out,
-            cell.cifg,
-            cell.peephole[1] >= 0,
-            cell.layer_norm[1] >= 0,
-            cell.projection >= 0,
-            cell.projection_bias >= 0,
-            data.activation,
-            data.cell_clip,
-            data.proj_clip,
-            data.forward[k],
-            data.num_threads,
+        shared: dict[str, Any] = dict(
+            peephole=packed.peephole,
+            norm=packed.layer_norm,
+            bias=packed.bias,
+            projection_t=packed.projection_t,
+            projection_bias=packed.projection_bias,
+            h=h,
+            c=c,
+            cifg=cell.cifg,
+            peephole_on=cell.peephole[1] >= 0,
+            layer_norm=cell.layer_norm[1] >= 0,
+            projection_on=cell.projection >= 0,
+            projection_bias_on=cell.projection_bias >= 0,
+            activation=data.activation,
+            cell_clip=data.cell_clip,
+            proj_clip=data.proj_clip,
         )
+        if n_batch < BLAS_BATCH:
+            _recurrence.lstm_sequence(
+                pre,
+                packed.recurrent_t,
+                out=out,
+                forward=data.forward[k],
+                num_threads=data.num_threads,
+                **shared,
+            )
+            continue
+        gates = np.empty((n_batch, packed.recurrent_t.shape[1]), np.float32)
+        steps = range(x.shape[0]) if data.forward[k] else range(x.shape[0] - 1, -1, -1)
+        for t in steps:
+            np.matmul(h, packed.recurrent_t, out=gates)
+            gates += pre[t]
+            _recurrence.lstm_update(gates, **shared)
+            out[t] = h

@@ -112,12 +112,16 @@ cdef void _pixel(const float32_t* x, float32_t* o, Py_ssize_t oy, Py_ssize_t ox,
         cb += 1
 
 
-def pool2d(const float32_t[:, :, :, ::1] x, float32_t[:, :, :, ::1] out, int kind, int fh,
-           int fw, int sh, int sw, int pad_t, int pad_l, float lo, float hi,
-           int num_threads=1):
-    """kind 0 = max, 1 = average, 2 = L2 pooling of x into out, clamped to [lo, hi]."""
+def pool2d(const float32_t[:, :, :, ::1] x, float32_t[:, :, :, ::1] out, int kind,
+           tuple window, float lo, float hi, int num_threads=1):
+    """kind 0 = max, 1 = average, 2 = L2 pooling of x into out, clamped to [lo, hi].
+
+    ``window`` is (filter_h, filter_w, stride_h, stride_w, pad_top, pad_left).
+    """
     cdef Py_ssize_t batches = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2], row, b, oy, ox
+    cdef Py_ssize_t fh, fw, sh, sw, pad_t, pad_l
+    fh, fw, sh, sw, pad_t, pad_l = window
     if out.shape[0] != batches or out.shape[3] != c:
         raise ValueError(f"pool output {out.shape[0]}x{out.shape[3]} does not match input")
     if kind not in (MAX_POOL, AVERAGE_POOL, L2_POOL):

@@ -7,12 +7,14 @@ time: per step the recurrent mat-vec and the element-wise gate work. Batches are
 independent, so each thread takes whole batch rows and walks them through time (TFLite's
 batch-major loop order).
 
-LSTM gates are packed in slot order f, c, o, i (CIFG drops i): ``pre`` and ``recurrent``
-have G * n_cell rows, ``bias`` and ``norm`` have G rows, ``peephole`` has rows f, o, i.
+Weights come transposed (``recurrent_t`` [n_output, rows], ``projection_t`` [n_cell,
+n_output]) so each mat-vec is a sequence of AXPYs over contiguous rows. LSTM gates are
+packed in slot order f, c, o, i (CIFG drops i): ``pre`` and ``recurrent_t`` have G * n_cell
+gate columns, ``bias`` and ``norm`` have G rows, ``peephole`` has rows f, o, i.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport expf, signbit, sqrtf, tanhf
+from libc.math cimport signbit, sqrtf
 
 ctypedef float float32_t
 
@@ -25,22 +27,56 @@ cdef enum:
     ACT_SIGN_BIT = 5
 
 
-cdef inline float32_t _sigmoid(float32_t x) noexcept nogil:
-    return 1.0 / (1.0 + expf(-x))
+cdef union _Bits:
+    float32_t f
+    int i
 
 
-cdef inline float32_t _act(float32_t x, int kind) noexcept nogil:
+cdef inline float32_t _exp(float32_t x) noexcept nogil:
+    # exp without libm, in plain arithmetic so loops over it vectorize: x = n ln2 + r with
+    # n rounded to nearest (the 1.5 * 2^23 trick), e^r by its degree-6 Taylor polynomial
+    # (|r| <= ln2 / 2: relative error < 2e-7), 2^n built in the exponent bits.
+    cdef float32_t n, r, p
+    cdef _Bits scale
+    x = <float32_t>88.0 if x > <float32_t>88.0 else x
+    x = <float32_t>-87.0 if x < <float32_t>-87.0 else x
+    n = (x * <float32_t>1.44269504 + <float32_t>12582912.0) - <float32_t>12582912.0
+    r = x - n * <float32_t>0.693145752 - n * <float32_t>1.42860677e-06
+    p = <float32_t>(1.0 / 720)
+    p = p * r + <float32_t>(1.0 / 120)
+    p = p * r + <float32_t>(1.0 / 24)
+    p = p * r + <float32_t>(1.0 / 6)
+    p = p * r + <float32_t>0.5
+    p = p * r + 1
+    p = p * r + 1
+    scale.i = (<int>n + 127) << 23
+    return p * scale.f
+
+
+cdef void _sigmoid_inplace(float32_t* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        v[j] = 1 / (1 + _exp(-v[j]))
+
+
+cdef void _act_inplace(float32_t* v, Py_ssize_t n, int kind) noexcept nogil:
+    # The fused activation over a row; tanh as 1 - 2 / (e^2x + 1) (absolute error < 1e-7).
+    cdef Py_ssize_t j
     if kind == ACT_TANH:
-        return tanhf(x)
-    if kind == ACT_RELU:
-        return x if x > 0 else 0
-    if kind == ACT_RELU6:
-        return 0 if x < 0 else (6 if x > 6 else x)
-    if kind == ACT_RELU_N1_TO_1:
-        return -1 if x < -1 else (1 if x > 1 else x)
-    if kind == ACT_SIGN_BIT:
-        return 1 if signbit(x) else 0
-    return x
+        for j in range(n):
+            v[j] = 1 - 2 / (_exp(2 * v[j]) + 1)
+    elif kind == ACT_RELU:
+        for j in range(n):
+            v[j] = v[j] if v[j] > 0 else 0
+    elif kind == ACT_RELU6:
+        for j in range(n):
+            v[j] = 0 if v[j] < 0 else (6 if v[j] > 6 else v[j])
+    elif kind == ACT_RELU_N1_TO_1:
+        for j in range(n):
+            v[j] = -1 if v[j] < -1 else (1 if v[j] > 1 else v[j])
+    elif kind == ACT_SIGN_BIT:
+        for j in range(n):
+            v[j] = 1 if signbit(v[j]) else 0
 
 
 cdef inline float32_t _clip(float32_t x, float32_t limit) noexcept nogil:
@@ -50,20 +86,13 @@ cdef inline float32_t _clip(float32_t x, float32_t limit) noexcept nogil:
     return -limit if x < -limit else (limit if x > limit else x)
 
 
-cdef inline float32_t _dot(const float32_t* a, const float32_t* b, Py_ssize_t n) noexcept nogil:
-    # Four partial sums let the compiler keep several multiply-adds in flight.
-    cdef float32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t k = 0
-    while k + 4 <= n:
-        s0 += a[k] * b[k]
-        s1 += a[k + 1] * b[k + 1]
-        s2 += a[k + 2] * b[k + 2]
-        s3 += a[k + 3] * b[k + 3]
-        k += 4
-    while k < n:
-        s0 += a[k] * b[k]
-        k += 1
-    return (s0 + s1) + (s2 + s3)
+cdef inline void _axpy(float32_t* y, const float32_t* x, float32_t a,
+                       Py_ssize_t n) noexcept nogil:
+    # y += a * x: independent lanes, so the compiler vectorizes it without reassociating
+    # sums (the mat-vecs below are written as a sequence of these over transposed weights).
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] += a * x[i]
 
 
 cdef void _layer_norm(float32_t* v, const float32_t* coeff, const float32_t* bias,
@@ -90,56 +119,80 @@ cdef struct Config:
     float32_t cell_clip, proj_clip
 
 
+cdef void _update_cell(Config* cfg, float32_t* g, float32_t* cb, float32_t* hb,
+                       float32_t* hid, const float32_t[:, ::1] peephole,
+                       const float32_t[:, ::1] norm, const float32_t[:, ::1] bias,
+                       const float32_t[:, ::1] projection_t,
+                       const float32_t[::1] proj_bias) noexcept nogil:
+    # One batch row of one step, from the gates' W x + R h (+ bias) sums in g: peepholes,
+    # layer norm, activations, the cell update, the output and projection into hb.
+    cdef Py_ssize_t n = cfg.n_cell, j, k
+    cdef float32_t f, i
+    if cfg.peephole:
+        for j in range(n):
+            g[j] += peephole[0, j] * cb[j]
+            if not cfg.cifg:
+                g[3 * n + j] += peephole[2, j] * cb[j]
+    if cfg.layer_norm:
+        _layer_norm(g, &norm[0, 0], &bias[0, 0], n)
+        _layer_norm(g + n, &norm[1, 0], &bias[1, 0], n)
+        if not cfg.cifg:
+            _layer_norm(g + 3 * n, &norm[3, 0], &bias[3, 0], n)
+    _sigmoid_inplace(g, n)
+    if not cfg.cifg:
+        _sigmoid_inplace(g + 3 * n, n)
+    _act_inplace(g + n, n, cfg.activation)
+    for j in range(n):
+        f = g[j]
+        i = 1 - f if cfg.cifg else g[3 * n + j]
+        cb[j] = _clip(f * cb[j] + i * g[n + j], cfg.cell_clip)
+    if cfg.peephole:
+        for j in range(n):
+            g[2 * n + j] += peephole[1, j] * cb[j]
+    if cfg.layer_norm:
+        _layer_norm(g + 2 * n, &norm[2, 0], &bias[2, 0], n)
+    _sigmoid_inplace(g + 2 * n, n)
+    for j in range(n):
+        hid[j] = cb[j]
+    _act_inplace(hid, n, cfg.activation)
+    for j in range(n):
+        hid[j] *= g[2 * n + j]
+    if cfg.projection:
+        for k in range(cfg.n_output):
+            hb[k] = proj_bias[k] if cfg.projection_bias else 0
+        for j in range(n):
+            _axpy(hb, &projection_t[j, 0], hid[j], cfg.n_output)
+        for k in range(cfg.n_output):
+            hb[k] = _clip(hb[k], cfg.proj_clip)
+    else:
+        for k in range(cfg.n_output):
+            hb[k] = hid[k]
+
+
 cdef void _run_batch(Py_ssize_t b, Config cfg, const float32_t[:, :, :] pre,
-                     const float32_t[:, ::1] recurrent, const float32_t[:, ::1] peephole,
+                     const float32_t[:, ::1] recurrent_t, const float32_t[:, ::1] peephole,
                      const float32_t[:, ::1] norm, const float32_t[:, ::1] bias,
-                     const float32_t[:, ::1] projection, const float32_t[::1] proj_bias,
+                     const float32_t[:, ::1] projection_t, const float32_t[::1] proj_bias,
                      float32_t[:, ::1] h, float32_t[:, ::1] c, float32_t[:, :, :] out,
                      float32_t[:, ::1] gates, float32_t[:, ::1] hidden) noexcept nogil:
-    cdef Py_ssize_t n = cfg.n_cell, s, t, r, j, k
+    cdef Py_ssize_t rows = cfg.n_gates * cfg.n_cell, s, t, r, k
     cdef float32_t* g = &gates[b, 0]
-    cdef float32_t* hid = &hidden[b, 0]
     cdef float32_t* hb = &h[b, 0]
-    cdef float32_t* cb = &c[b, 0]
-    cdef float32_t f, i, o, v
     for s in range(cfg.steps):
         t = s if cfg.forward else cfg.steps - 1 - s
-        for r in range(cfg.n_gates * n):
-            g[r] = pre[t, b, r] + _dot(&recurrent[r, 0], hb, cfg.n_output)
-        if cfg.peephole:
-            for j in range(n):
-                g[j] += peephole[0, j] * cb[j]
-                if not cfg.cifg:
-                    g[3 * n + j] += peephole[2, j] * cb[j]
-        if cfg.layer_norm:
-            _layer_norm(g, &norm[0, 0], &bias[0, 0], n)
-            _layer_norm(g + n, &norm[1, 0], &bias[1, 0], n)
-            if not cfg.cifg:
-                _layer_norm(g + 3 * n, &norm[3, 0], &bias[3, 0], n)
-        for j in range(n):
-            f = _sigmoid(g[j])
-            i = 1 - f if cfg.cifg else _sigmoid(g[3 * n + j])
-            cb[j] = _clip(f * cb[j] + i * _act(g[n + j], cfg.activation), cfg.cell_clip)
-            if cfg.peephole:
-                g[2 * n + j] += peephole[1, j] * cb[j]
-        if cfg.layer_norm:
-            _layer_norm(g + 2 * n, &norm[2, 0], &bias[2, 0], n)
-        for j in range(n):
-            o = _sigmoid(g[2 * n + j])
-            hid[j] = o * _act(cb[j], cfg.activation)
+        for r in range(rows):
+            g[r] = pre[t, b, r]
         for k in range(cfg.n_output):
-            if cfg.projection:
-                v = proj_bias[k] if cfg.projection_bias else 0
-                v = _clip(v + _dot(&projection[k, 0], hid, n), cfg.proj_clip)
-            else:
-                v = hid[k]
-            hb[k] = v
-            out[t, b, cfg.offset + k] = v
+            _axpy(g, &recurrent_t[k, 0], hb[k], rows)
+        _update_cell(&cfg, g, &c[b, 0], hb, &hidden[b, 0], peephole, norm, bias,
+                     projection_t, proj_bias)
+        for k in range(cfg.n_output):
+            out[t, b, cfg.offset + k] = hb[k]
 
 
-def lstm_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent,
+def lstm_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent_t,
                   const float32_t[:, ::1] peephole, const float32_t[:, ::1] norm,
-                  const float32_t[:, ::1] bias, const float32_t[:, ::1] projection,
+                  const float32_t[:, ::1] bias, const float32_t[:, ::1] projection_t,
                   const float32_t[::1] projection_bias, float32_t[:, ::1] h,
                   float32_t[:, ::1] c, float32_t[:, :, :] out, bint cifg, bint peephole_on,
                   bint layer_norm, bint projection_on, bint projection_bias_on,
@@ -164,32 +217,22 @@ def lstm_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurren
     cfg.forward, cfg.activation = forward, activation
     cfg.cell_clip, cfg.proj_clip = cell_clip, proj_clip
     rows = cfg.n_gates * cfg.n_cell
-    if pre.shape[2] != rows or recurrent.shape[0] != rows or recurrent.shape[1] != cfg.n_output:
-        raise ValueError("pre/recurrent do not match the gate count and state sizes")
+    if (pre.shape[2] != rows or recurrent_t.shape[1] != rows
+            or recurrent_t.shape[0] != cfg.n_output):
+        raise ValueError("pre/recurrent_t do not match the gate count and state sizes")
     if h.shape[0] != batch or c.shape[0] != batch or out.shape[1] != batch:
         raise ValueError("state or output batch does not match pre")
     if out.shape[0] != cfg.steps or out.shape[2] < cfg.n_output:
         raise ValueError("output does not hold every step's n_output values")
-    if peephole_on and (peephole.shape[0] < (2 if cifg else 3) or peephole.shape[1] != cfg.n_cell):
-        raise ValueError("peephole weights must be [3, n_cell] (rows f, o, i)")
-    if layer_norm and (norm.shape[0] != cfg.n_gates or norm.shape[1] != cfg.n_cell
-                       or bias.shape[0] != cfg.n_gates or bias.shape[1] != cfg.n_cell):
-        raise ValueError("layer norm coefficients and biases must be [G, n_cell]")
-    if projection_on and (projection.shape[0] != cfg.n_output
-                          or projection.shape[1] != cfg.n_cell):
-        raise ValueError("projection weights must be [n_output, n_cell]")
-    if projection_bias_on and projection_bias.shape[0] != cfg.n_output:
-        raise ValueError("projection bias must have n_output values")
-    if not projection_on and cfg.n_output != cfg.n_cell:
-        raise ValueError("without projection n_output must equal n_cell")
+    _check_cell_weights(&cfg, peephole, norm, bias, projection_t, projection_bias)
     if batch == 0 or cfg.steps == 0:
         return
     gates_view = _scratch(batch, rows)
     hidden_view = _scratch(batch, cfg.n_cell)
     for b in prange(batch, nogil=True, num_threads=max(1, min(num_threads, batch)),
                     schedule="static"):
-        _run_batch(b, cfg, pre, recurrent, peephole, norm, bias, projection, projection_bias,
-                   h, c, out, gates_view, hidden_view)
+        _run_batch(b, cfg, pre, recurrent_t, peephole, norm, bias, projection_t,
+                   projection_bias, h, c, out, gates_view, hidden_view)
 
 
 def _scratch(Py_ssize_t rows, Py_ssize_t cols):
@@ -197,33 +240,84 @@ def _scratch(Py_ssize_t rows, Py_ssize_t cols):
     return np.empty((rows, max(cols, 1)), np.float32)
 
 
+def lstm_update(float32_t[:, ::1] gates, const float32_t[:, ::1] peephole,
+                const float32_t[:, ::1] norm, const float32_t[:, ::1] bias,
+                const float32_t[:, ::1] projection_t, const float32_t[::1] projection_bias,
+                float32_t[:, ::1] h, float32_t[:, ::1] c, bint cifg, bint peephole_on,
+                bint layer_norm, bint projection_on, bint projection_bias_on, int activation,
+                float cell_clip, float proj_clip):
+    """One step for every batch row from ``gates`` [batch, G * n_cell] = pre + R h (the
+    caller's GEMM); updates ``h`` and ``c`` in place. ``gates`` is used as scratch."""
+    cdef Config cfg
+    cdef Py_ssize_t batch = gates.shape[0], b
+    cdef float32_t[:, ::1] hidden
+    cfg.n_cell, cfg.n_output = c.shape[1], h.shape[1]
+    cfg.n_gates = 3 if cifg else 4
+    cfg.cifg, cfg.peephole, cfg.layer_norm = cifg, peephole_on, layer_norm
+    cfg.projection, cfg.projection_bias = projection_on, projection_bias_on
+    cfg.activation, cfg.cell_clip, cfg.proj_clip = activation, cell_clip, proj_clip
+    if gates.shape[1] != cfg.n_gates * cfg.n_cell or h.shape[0] != batch or c.shape[0] != batch:
+        raise ValueError("gates must be [batch, G * n_cell] for the given state")
+    _check_cell_weights(&cfg, peephole, norm, bias, projection_t, projection_bias)
+    hidden = _scratch(batch, cfg.n_cell)
+    with nogil:
+        for b in range(batch):
+            _update_cell(&cfg, &gates[b, 0], &c[b, 0], &h[b, 0], &hidden[b, 0], peephole,
+                         norm, bias, projection_t, projection_bias)
+
+
+cdef int _check_cell_weights(Config* cfg, const float32_t[:, ::1] peephole,
+                             const float32_t[:, ::1] norm, const float32_t[:, ::1] bias,
+                             const float32_t[:, ::1] projection_t,
+                             const float32_t[::1] projection_bias) except -1:
+    if cfg.peephole and (peephole.shape[0] < (2 if cfg.cifg else 3)
+                         or peephole.shape[1] != cfg.n_cell):
+        raise ValueError("peephole weights must be [3, n_cell] (rows f, o, i)")
+    if cfg.layer_norm and (norm.shape[0] != cfg.n_gates or norm.shape[1] != cfg.n_cell
+                           or bias.shape[0] != cfg.n_gates or bias.shape[1] != cfg.n_cell):
+        raise ValueError("layer norm coefficients and biases must be [G, n_cell]")
+    if cfg.projection and (projection_t.shape[0] != cfg.n_cell
+                           or projection_t.shape[1] != cfg.n_output):
+        raise ValueError("projection_t must be [n_cell, n_output]")
+    if cfg.projection_bias and projection_bias.shape[0] != cfg.n_output:
+        raise ValueError("projection bias must have n_output values")
+    if not cfg.projection and cfg.n_output != cfg.n_cell:
+        raise ValueError("without projection n_output must equal n_cell")
+    return 0
+
+
 cdef void _rnn_batch(Py_ssize_t b, Py_ssize_t steps, bint forward, int activation,
-                     const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent,
+                     const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent_t,
                      float32_t[:, ::1] h, float32_t[:, :, :] out,
                      float32_t[:, ::1] scratch) noexcept nogil:
-    cdef Py_ssize_t units = h.shape[1], s, t, j
+    cdef Py_ssize_t units = h.shape[1], s, t, j, k
     cdef float32_t* hb = &h[b, 0]
     cdef float32_t* nxt = &scratch[b, 0]
     for s in range(steps):
         t = s if forward else steps - 1 - s
         for j in range(units):
-            nxt[j] = _act(pre[t, b, j] + _dot(&recurrent[j, 0], hb, units), activation)
+            nxt[j] = pre[t, b, j]
+        for k in range(units):
+            _axpy(nxt, &recurrent_t[k, 0], hb[k], units)
+        _act_inplace(nxt, units, activation)
         for j in range(units):
             hb[j] = nxt[j]
-            out[t, b, j] = nxt[j]
+            out[t, b, j] = hb[j]
 
 
-def rnn_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent,
+def rnn_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent_t,
                  float32_t[:, ::1] h, float32_t[:, :, :] out, int activation,
                  bint forward=True, int num_threads=1):
     """h = act(pre[t] + R h) for every step t; ``out`` [time, batch, units] gets each h.
+
+    ``recurrent_t`` is R transposed ([units, units], C-contiguous).
 
     ``pre`` [time, batch, units] holds bias + W x; ``h`` [batch, units] is the state,
     updated in place. Strided (batch-major) views are fine for ``pre`` and ``out``.
     """
     cdef Py_ssize_t steps = pre.shape[0], batch = pre.shape[1], units = h.shape[1], b
     cdef float32_t[:, ::1] scratch
-    if pre.shape[2] != units or recurrent.shape[0] != units or recurrent.shape[1] != units:
+    if pre.shape[2] != units or recurrent_t.shape[0] != units or recurrent_t.shape[1] != units:
         raise ValueError("pre and recurrent weights must match the state's unit count")
     if h.shape[0] != batch or out.shape[0] != steps or out.shape[1] != batch:
         raise ValueError("state or output does not match pre's time and batch sizes")
@@ -234,4 +328,4 @@ def rnn_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent
     scratch = _scratch(batch, units)
     for b in prange(batch, nogil=True, num_threads=max(1, min(num_threads, batch)),
                     schedule="static"):
-        _rnn_batch(b, steps, forward, activation, pre, recurrent, h, out, scratch)
+        _rnn_batch(b, steps, forward, activation, pre, recurrent_t, h, out, scratch)

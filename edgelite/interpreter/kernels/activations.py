@@ -23,9 +23,29 @@ from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 from .unary import check_output, check_same_type, check_type, unary_prepare
 
 try:
-    from . import _elementwise as fused
+    from ._elementwise import (
+        ELU,
+        GELU,
+        GELU_TANH,
+        HARD_SWISH,
+        LEAKY_RELU,
+        LOGISTIC,
+        prelu_f32,
+        unary_f32,
+    )
+
+    # Kinds with a fused Cython loop.
+    _FUSED = {
+        "logistic": LOGISTIC,
+        "elu": ELU,
+        "hard_swish": HARD_SWISH,
+        "leaky_relu": LEAKY_RELU,
+        "gelu": GELU,
+        "gelu_tanh": GELU_TANH,
+    }
 except ImportError:  # extensions not built: the reference kernels still run
-    fused = None  # type: ignore[assignment]
+    prelu_f32 = unary_f32 = None
+    _FUSED = {}
 
 F32 = (TensorType.FLOAT32,)
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -121,15 +141,6 @@ _REFERENCE = {
     "gelu": _gelu,
     "gelu_tanh": _gelu_tanh,
 }
-# Kinds with a fused Cython loop, by the name _elementwise exports.
-_FUSED = {
-    "logistic": "LOGISTIC",
-    "elu": "ELU",
-    "hard_swish": "HARD_SWISH",
-    "leaky_relu": "LEAKY_RELU",
-    "gelu": "GELU",
-    "gelu_tanh": "GELU_TANH",
-}
 
 
 def invoke(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
@@ -143,9 +154,7 @@ def invoke_opt(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray
     if data.fused_kind < 0 or not out.flags.c_contiguous:
         invoke(data, inputs, outputs)
         return
-    fused.unary_f32(
-        data.fused_kind, inputs[0].reshape(-1), out.reshape(-1), data.alpha, data.num_threads
-    )
+    unary_f32(data.fused_kind, inputs[0].reshape(-1), out.reshape(-1), data.alpha, data.num_threads)
 
 
 # -- prepare ------------------------------------------------------------------------
@@ -178,8 +187,8 @@ def _prepare_for(op: BuiltinOperator):
             data = ActivationData("gelu_tanh" if approximate else "gelu", num_threads=threads)
         else:
             data = ActivationData(_KINDS[op], num_threads=threads)
-        if fused is not None and data.kind in _FUSED:
-            data = replace(data, fused_kind=getattr(fused, _FUSED[data.kind]))
+        if data.kind in _FUSED:
+            data = replace(data, fused_kind=_FUSED[data.kind])
         return unary_prepare(node, F32, data)
 
     return prepare
@@ -247,13 +256,13 @@ def invoke_prelu_opt(data: PreluData, inputs: list[Any], outputs: list[np.ndarra
     """Optimized: one pass with the alpha block repeating along the flat tensor."""
     x, alpha = inputs
     out = outputs[0]
-    if fused is None or not out.flags.c_contiguous:
+    if prelu_f32 is None or not out.flags.c_contiguous:
         invoke_prelu(data, inputs, outputs)
         return
     block = data.alpha_block
     if block is None:
         block = _alpha_block(np.asarray(alpha), out.shape, data.block_dims)
-    fused.prelu_f32(x.reshape(-1), block, out.reshape(-1), data.num_threads)
+    prelu_f32(x.reshape(-1), block, out.reshape(-1), data.num_threads)
 
 
 # -- registration -------------------------------------------------------------------

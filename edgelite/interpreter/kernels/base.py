@@ -34,7 +34,7 @@ import numpy as np
 
 from ...errors import EdgeliteError
 from ...schema.generated.enums import ActivationFunctionType, TensorType
-from ...schema.model import QuantizationParameters
+from ...schema.model import QuantizationParameters, Sparsity
 
 
 class PrepareError(EdgeliteError, RuntimeError):
@@ -54,6 +54,7 @@ class TensorInfo:
     data: np.ndarray | None = None  # the value, when known (constants; runtime re-prepare)
     shape_signature: tuple[int, ...] | None = None
     is_variable: bool = False
+    sparsity: Sparsity | None = None  # set for sparse constants (DENSIFY decodes them)
 
     @property
     def is_constant(self) -> bool:

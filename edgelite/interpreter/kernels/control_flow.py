@@ -51,7 +51,9 @@ def _copy_out(results: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.n
         return [np.array(r, copy=True) for r in results]
     for k, (out, result) in enumerate(zip(outputs, results)):
         if out.shape != result.shape:
-            raise PrepareError(f"output {k} has shape {list(result.shape)}, planned {list(out.shape)}")
+            raise PrepareError(
+                f"output {k} has shape {list(result.shape)}, planned {list(out.shape)}"
+            )
         out[...] = result
     return None
 
@@ -75,7 +77,7 @@ def _prepare_if(node: Node) -> Prepared:
         raise PrepareError(f"condition {cond.name!r} has type {cond.dtype}; IF needs bool")
     if int(np.prod(cond.shape, dtype=np.int64)) != 1:
         raise PrepareError(f"condition {cond.name!r} has shape {list(cond.shape)}; needs 1 element")
-    branches = (node.options.then_subgraph_index, node.options.else_subgraph_index)
+    branches = [node.options.then_subgraph_index, node.options.else_subgraph_index]
     args = node.inputs[1:]
     if any(a is None for a in args):
         raise PrepareError("IF inputs cannot be omitted (-1)")
@@ -83,7 +85,7 @@ def _prepare_if(node: Node) -> Prepared:
         _check_signature(node, index, role, args, node.outputs)
     shapes = [a.shape for a in args if a is not None]
     if cond.data is not None:
-        branches = (branches[0],) if _truth(cond.data) else (branches[1],)
+        branches = [branches[0]] if _truth(cond.data) else [branches[1]]
     results = [runtime.prepare_subgraph(index, shapes) for index in branches]
     data = (runtime, *(node.options.then_subgraph_index, node.options.else_subgraph_index))
     first = results[0]

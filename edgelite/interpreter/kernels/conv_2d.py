@@ -32,6 +32,8 @@ except ImportError:  # extensions not built: the reference kernel still runs
 
 INPUT, FILTER, BIAS = 0, 1, 2
 
+NO_BIAS = np.empty(0, np.float32)
+
 # im2col chunk size: about the L2 cache, never less than one output row.
 IM2COL_CHUNK_BYTES = 1 << 20
 
@@ -42,6 +44,7 @@ class OpData:
     dilation: tuple[int, int]
     pad: tuple[int, int]  # leading (top, left) padding; the odd extra goes at the end
     kernel: tuple[int, int]
+    window: tuple[int, ...]  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l) for _conv.im2col
     groups: int
     low: float
     high: float
@@ -105,6 +108,16 @@ def prepare(node: Node) -> Prepared:
         dilation=(opts.dilation_h_factor, opts.dilation_w_factor),
         pad=(pad_t, pad_l),
         kernel=(kh, kw),
+        window=(
+            kh,
+            kw,
+            opts.stride_h,
+            opts.stride_w,
+            opts.dilation_h_factor,
+            opts.dilation_w_factor,
+            pad_t,
+            pad_l,
+        ),
         groups=groups,
         low=low,
         high=high,
@@ -150,40 +163,40 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM (1x1) or chunked im2col + GEMM, fused bias/activation epilogue."""
     x, out = inputs[INPUT], outputs[0]
-    bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else None
-    bias = np.empty(0, np.float32) if bias is None else bias.reshape(-1)
-    weights = (
-        data.weights if data.weights is not None else gemm_weights(inputs[FILTER], data.groups)
-    )
+    bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
+    weights = data.weights
+    if weights is None:  # a runtime filter: re-layout it on every invoke
+        weights = gemm_weights(inputs[FILTER], data.groups)
     use_blas_threads(data.num_threads)
-    batches, oh, ow, out_c = out.shape
-    threads = data.num_threads
     if data.pointwise:
-        out2d = out.reshape(-1, out_c)
+        out2d = out.reshape(-1, out.shape[3])
         np.matmul(x.reshape(-1, x.shape[3]), weights[0], out=out2d)
-        bias_act(out2d, bias, data.low, data.high, threads)
+        bias_act(out2d, bias.reshape(-1), data.low, data.high, data.num_threads)
     else:
-        (sh, sw), (dh, dw), (kh, kw) = data.stride, data.dilation, data.kernel
-        pad_t, pad_l = data.pad
-        group_in, group_out = weights.shape[1] // (kh * kw), weights.shape[2]
-        for b in range(batches):
-            image, out_rows = x[b], out[b].reshape(oh * ow, out_c)
-            for oy0 in range(0, oh, data.chunk_rows):
-                oy1 = min(oh, oy0 + data.chunk_rows)
-                rows = slice(oy0 * ow, oy1 * ow)
-                for g in range(data.groups):
-                    cols = data.scratch[: (oy1 - oy0) * ow]
-                    im2col(image, cols, oy0, oy1, ow, kh, kw, sh, sw, dh, dw, pad_t, pad_l,
-                           g * group_in, group_in, threads)  # fmt: skip
-                    if data.groups == 1:
-                        np.matmul(cols, weights[0], out=out_rows[rows])
-                    else:
-                        staged = data.group_out[: (oy1 - oy0) * ow]
-                        np.matmul(cols, weights[g], out=staged)
-                        out_rows[rows, g * group_out : (g + 1) * group_out] = staged
-                bias_act(out_rows[rows], bias, data.low, data.high, threads)
+        for b in range(x.shape[0]):
+            _im2col_gemm(data, x[b], weights, bias.reshape(-1), out[b])
     if data.tanh:
         np.tanh(out, out=out)
+
+
+def _im2col_gemm(data: OpData, image: np.ndarray, weights, bias, out: np.ndarray) -> None:
+    """One image, a chunk of output rows at a time: im2col, GEMM per group, epilogue."""
+    oh, ow, out_c = out.shape
+    group_in, group_out = weights.shape[1] // (data.kernel[0] * data.kernel[1]), weights.shape[2]
+    out_rows = out.reshape(oh * ow, out_c)
+    for oy0 in range(0, oh, data.chunk_rows):
+        oy1 = min(oh, oy0 + data.chunk_rows)
+        rows = slice(oy0 * ow, oy1 * ow)
+        cols = data.scratch[: (oy1 - oy0) * ow]
+        for g in range(data.groups):
+            im2col(image, cols, oy0, oy1, ow, data.window, g * group_in, group_in, data.num_threads)
+            if data.groups == 1:
+                np.matmul(cols, weights[0], out=out_rows[rows])
+            else:
+                staged = data.group_out[: (oy1 - oy0) * ow]
+                np.matmul(cols, weights[g], out=staged)
+                out_rows[rows, g * group_out : (g + 1) * group_out] = staged
+        bias_act(out_rows[rows], bias, data.low, data.high, data.num_threads)
 
 
 KERNELS = {

@@ -75,8 +75,9 @@ def prepare(node: Node) -> Prepared:
         sizes.append(size)
         pads.append(pad)
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
-    data = OpData(strides, dilations, (pads[0], pads[1], pads[2]), low, high, tanh,
-                  node.num_threads)  # fmt: skip
+    data = OpData(
+        strides, dilations, (pads[0], pads[1], pads[2]), low, high, tanh, node.num_threads
+    )
     return Prepared([(x.shape[0], *sizes, out_c)], data)
 
 

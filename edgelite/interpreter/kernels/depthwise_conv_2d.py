@@ -123,10 +123,8 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the Cython register-blocked kernel."""
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
-    (sh, sw), (dh, dw) = data.stride, data.dilation
-    pad_t, pad_l = data.pad
-    depthwise_conv(x, filt[0], bias.reshape(-1), out, sh, sw, dh, dw, pad_t, pad_l,
-                   data.low, data.high, data.num_threads)  # fmt: skip
+    steps = (*data.stride, *data.dilation, *data.pad)
+    depthwise_conv(x, filt[0], bias.reshape(-1), out, steps, data.low, data.high, data.num_threads)
     if data.tanh:
         np.tanh(out, out=out)
 

@@ -14,7 +14,7 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType as Act
 from ...schema.generated.enums import BuiltinOperator, LSTMKernelType
 from ...schema.generated.options import LSTMOptions, UnidirectionalSequenceLSTMOptions
-from ._lstm_eval import Cell, LstmData, invoke, invoke_opt, pack, weight_positions
+from ._lstm_eval import Cell, LstmData, Packed, invoke, invoke_opt, pack, weight_positions
 from ._recurrent import check_float_input, check_state
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo
 
@@ -142,13 +142,16 @@ def batch_time(x: TensorInfo, time_major: bool) -> tuple[int, int]:
 
 def finish(node: Node, data: LstmData, shapes: list[tuple[int, ...]], n_batch: int) -> Prepared:
     """Check the state variables, pack constant weights, return the prepared op."""
-    packed = []
+    packed: list[Packed | None] = []
     for cell in data.cells:
         check_state(node, cell.h_state, n_batch * cell.n_output, "activation state")
         check_state(node, cell.c_state, n_batch * cell.n_cell, "cell state")
-        values = {p: node.input(p).data for p in weight_positions(cell)}
-        constant = all(value is not None for value in values.values())
-        packed.append(pack(cell, values.__getitem__) if constant else None)
+        infos = [node.input(p) for p in weight_positions(cell)]
+        if all(info.data is not None for info in infos):
+            values = {info_pos: info.data for info_pos, info in zip(weight_positions(cell), infos)}
+            packed.append(pack(cell, values.__getitem__))  # type: ignore[arg-type]
+        else:
+            packed.append(None)
     data = replace(data, packed=tuple(packed), num_threads=node.num_threads)
     return Prepared(output_shapes=shapes, data=data)
 

@@ -21,6 +21,11 @@ from ._shape_util import (
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 
+try:
+    from . import _pad as fast
+except ImportError:  # extensions not built: the reference kernels still run
+    fast = None  # type: ignore[assignment]
+
 MAX_RANK = 8
 Index = tuple[slice, ...]
 
@@ -30,6 +35,8 @@ class PadData:
     interior: Index  # where the input lands in the output
     fill: int | float | None  # None: PADV2 reads constant_values at invoke
     mirror_copies: tuple[tuple[Index, Index], ...] = ()  # (destination, source) within output
+    plan: tuple = ()  # _pad.plan(): the same constant pad over the fewest axes
+    num_threads: int = 1
 
 
 def _paddings(node: Node, x: TensorInfo, info: TensorInfo) -> list[tuple[int, int]]:
@@ -69,14 +76,25 @@ def _prepare_pad(node: Node) -> Prepared:
         fill = None
     if not all_known(pad_info):
         return Prepared(dynamic=True)
-    shape, interior = _padded(x.shape, _paddings(node, x, pad_info))
-    return Prepared([shape], data=PadData(interior, fill))
+    pairs = _paddings(node, x, pad_info)
+    shape, interior = _padded(x.shape, pairs)
+    plan = fast.plan(x.shape, tuple(pairs)) if fast is not None and x.shape else ()
+    return Prepared([shape], data=PadData(interior, fill, (), plan, node.num_threads))
 
 
 def _invoke_pad(data: PadData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
     out = outputs[0]
     out.fill(inputs[2].reshape(-1)[0] if data.fill is None else data.fill)
     out[data.interior] = inputs[0]
+
+
+def _invoke_pad_opt(data: PadData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    """Each output row written once (``_pad.pyx``)."""
+    if not data.plan:  # a scalar input: nothing to pad
+        _invoke_pad(data, inputs, outputs)
+        return
+    fill = inputs[2].reshape(-1)[0] if data.fill is None else data.fill
+    fast.run(inputs[0], outputs[0], fill, *data.plan, data.num_threads)
 
 
 def _mirror_copies(x_shape: tuple[int, ...], pairs: list[tuple[int, int]], edge: int) -> tuple:
@@ -140,9 +158,15 @@ def _invoke_mirror_pad(data: PadData, inputs: list[np.ndarray], outputs: list[np
         out[destination] = out[source]
 
 
+_pad_opt = _invoke_pad_opt if fast is not None else None
+
 KERNELS = {
-    BuiltinOperator.PAD: KernelSpec(_prepare_pad, _invoke_pad, versions=(1, 6)),
-    BuiltinOperator.PADV2: KernelSpec(_prepare_pad, _invoke_pad, versions=(1, 6)),
+    BuiltinOperator.PAD: KernelSpec(
+        _prepare_pad, _invoke_pad, versions=(1, 6), invoke_opt=_pad_opt
+    ),
+    BuiltinOperator.PADV2: KernelSpec(
+        _prepare_pad, _invoke_pad, versions=(1, 6), invoke_opt=_pad_opt
+    ),
     BuiltinOperator.MIRROR_PAD: KernelSpec(
         _prepare_mirror_pad, _invoke_mirror_pad, versions=(1, 3)
     ),

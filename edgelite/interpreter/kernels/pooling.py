@@ -65,10 +65,12 @@ def _prepare(node: Node, kind: int, name: str) -> Prepared:
         filter_width=opts.filter_width,
     )
     batches, height, width, channels = x.shape
-    oh, pad_t = win.output_and_padding(height, opts.filter_height, opts.stride_h, 1,
-                                       opts.padding, "height")  # fmt: skip
-    ow, pad_l = win.output_and_padding(width, opts.filter_width, opts.stride_w, 1,
-                                       opts.padding, "width")  # fmt: skip
+    oh, pad_t = win.output_and_padding(
+        height, opts.filter_height, opts.stride_h, 1, opts.padding, "height"
+    )
+    ow, pad_l = win.output_and_padding(
+        width, opts.filter_width, opts.stride_w, 1, opts.padding, "width"
+    )
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
     data = OpData(
         kind=kind,
@@ -126,9 +128,8 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the Cython pooling kernel."""
-    (fh, fw), (sh, sw), (pad_t, pad_l) = data.filter, data.stride, data.pad
-    pool2d(inputs[INPUT], outputs[0], data.kind, fh, fw, sh, sw, pad_t, pad_l,
-           data.low, data.high, data.num_threads)  # fmt: skip
+    window = (*data.filter, *data.stride, *data.pad)
+    pool2d(inputs[INPUT], outputs[0], data.kind, window, data.low, data.high, data.num_threads)
     if data.tanh:
         np.tanh(outputs[0], out=outputs[0])
 

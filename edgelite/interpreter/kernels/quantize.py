@@ -122,6 +122,9 @@ def prepare_dequantize(node: Node) -> Prepared:
     check_type(node, x, _DEQUANTIZE_TYPES, allow_quantized=True)
     check_output(node, TensorType.FLOAT32)
     data = None if x.type == TensorType.FLOAT16 else _affine(x, "input")
+    if x.type == TensorType.INT16 and data is not None and np.any(data.zero_point != 0):
+        # int16 quantization is symmetric; the official kernel refuses anything else.
+        raise PrepareError(f"int16 input {x.name!r} needs zero point 0 (symmetric int16)")
     return Prepared(output_shapes=[x.shape], data=data)
 
 
@@ -174,7 +177,7 @@ def prepare_densify(node: Node) -> Prepared:
     x = node.input(0)
     check_type(node, x, _DENSIFY_TYPES, allow_quantized=True)
     check_output(node, x.type)
-    sparsity = getattr(x, "sparsity", None)
+    sparsity = x.sparsity
     if sparsity is None or x.data is None:
         raise PrepareError(f"input {x.name!r} must be a sparse constant (sparsity and data)")
     values = np.asarray(x.data)

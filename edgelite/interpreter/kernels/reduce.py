@@ -11,6 +11,7 @@ quantized MEAN/SUM/PROD are a later issue.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ from ._shape_util import (
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
 
+try:
+    from . import _reduce as fast
+except ImportError:  # extensions not built: the reference kernels still run
+    fast = None  # type: ignore[assignment]
+
 _ARITHMETIC = (np.float32, np.int32, np.int64)
 _ORDERED = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.int16)
 
@@ -35,6 +41,8 @@ class ReduceData:
     axes: tuple[int, ...]
     keep_dims: bool
     count: int  # elements folded into each output element
+    block: tuple[int, int, int] | None = None  # (outer, reduce, inner) for _reduce.pyx
+    num_threads: int = 1
 
 
 def _resolve_axes(node: Node, rank: int) -> tuple[int, ...]:
@@ -67,7 +75,8 @@ def _make_prepare(dtypes: tuple[Any, ...], quantized_ok: bool):
         else:
             shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        return Prepared([shape], data=ReduceData(axes, keep, count))
+        block = fast.plan(x.shape, axes) if fast is not None and math.prod(x.shape) else None
+        return Prepared([shape], data=ReduceData(axes, keep, count, block, node.num_threads))
 
     return prepare
 
@@ -130,16 +139,36 @@ def _invoke_all(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.nda
     np.all(x, axis=data.axes, out=_out_view(data, out, x), keepdims=True)
 
 
+def _make_opt(kind: str, reference: Any):
+    """The _reduce.pyx loop when the reduced axes form one block, else the reference."""
+
+    def invoke_opt(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+        if data.block is None:
+            reference(data, inputs, outputs)
+        else:
+            fast.run(inputs[0], outputs[0], kind, data.block, data.num_threads)
+
+    return invoke_opt if fast is not None else None
+
+
 _prepare_arith = _make_prepare(_ARITHMETIC, quantized_ok=False)
 _prepare_ordered = _make_prepare(_ORDERED, quantized_ok=True)
 _prepare_bool = _make_prepare((np.bool_,), quantized_ok=False)
 
 KERNELS = {
-    BuiltinOperator.MEAN: KernelSpec(_prepare_arith, _invoke_mean, versions=(1, 3)),
-    BuiltinOperator.SUM: KernelSpec(_prepare_arith, _invoke_sum, versions=(1, 2)),
+    BuiltinOperator.MEAN: KernelSpec(
+        _prepare_arith, _invoke_mean, versions=(1, 3), invoke_opt=_make_opt("mean", _invoke_mean)
+    ),
+    BuiltinOperator.SUM: KernelSpec(
+        _prepare_arith, _invoke_sum, versions=(1, 2), invoke_opt=_make_opt("sum", _invoke_sum)
+    ),
     BuiltinOperator.REDUCE_PROD: KernelSpec(_prepare_arith, _invoke_prod, versions=(1, 2)),
-    BuiltinOperator.REDUCE_MAX: KernelSpec(_prepare_ordered, _invoke_max, versions=(1, 3)),
-    BuiltinOperator.REDUCE_MIN: KernelSpec(_prepare_ordered, _invoke_min, versions=(1, 3)),
+    BuiltinOperator.REDUCE_MAX: KernelSpec(
+        _prepare_ordered, _invoke_max, versions=(1, 3), invoke_opt=_make_opt("max", _invoke_max)
+    ),
+    BuiltinOperator.REDUCE_MIN: KernelSpec(
+        _prepare_ordered, _invoke_min, versions=(1, 3), invoke_opt=_make_opt("min", _invoke_min)
+    ),
     BuiltinOperator.REDUCE_ANY: KernelSpec(_prepare_bool, _invoke_any, versions=(1, 1)),
     BuiltinOperator.REDUCE_ALL: KernelSpec(_prepare_bool, _invoke_all, versions=(1, 1)),
 }

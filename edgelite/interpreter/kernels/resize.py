@@ -137,8 +137,13 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
         # Nearest copies whole pixels: run it on byte views so every dtype shares one loop.
         as_bytes = (*x.shape[:3], x.shape[3] * x.itemsize)
         out_bytes = (*out.shape[:3], out.shape[3] * out.itemsize)
-        resize_nearest(x.view(np.uint8).reshape(as_bytes), out.view(np.uint8).reshape(out_bytes),
-                       data.rows[0], data.cols[0], data.num_threads)  # fmt: skip
+        resize_nearest(
+            x.view(np.uint8).reshape(as_bytes),
+            out.view(np.uint8).reshape(out_bytes),
+            data.rows[0],
+            data.cols[0],
+            data.num_threads,
+        )
 
 
 KERNELS = {

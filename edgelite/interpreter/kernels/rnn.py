@@ -15,8 +15,14 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType as Act
 from ...schema.generated.enums import BuiltinOperator
 from ...schema.generated.options import RNNOptions, SequenceRNNOptions
+from ._blas import use_blas_threads
 from ._recurrent import activate, check_float_input, check_state, state_view, time_major_view
 from .base import KernelSpec, Node, Prepared, PrepareError
+
+try:
+    from . import _recurrence
+except ImportError:  # extensions not built: invoke_opt falls back to the reference
+    _recurrence = None  # type: ignore[assignment]
 
 _WEIGHTS, _RECURRENT, _BIAS, _STATE = 1, 2, 3, 4
 
@@ -80,6 +86,7 @@ def _prepare_step(node: Node) -> Prepared:
 
 def invoke(data: RnnData, inputs, outputs) -> None:
     """Numpy reference: one step at a time, all batches together."""
+    use_blas_threads(data.num_threads)
     x = time_major_view(inputs[0], data.time_major)
     out = time_major_view(outputs[0], data.time_major)
     weights, recurrent, bias = inputs[_WEIGHTS], inputs[_RECURRENT], inputs[_BIAS]
@@ -89,17 +96,32 @@ def invoke(data: RnnData, inputs, outputs) -> None:
         out[t] = h
 
 
-def invoke_opt(data: RnnData, inputs, outputs) -> None:
-    """Optimized: the input part of every step in one GEMM, the recurrence in Cython."""
-    from . import _recurrence
+# From this many batch rows on, one BLAS GEMM per step for R h beats the per-row AXPYs.
+BLAS_BATCH = 4
 
+
+def invoke_opt(data: RnnData, inputs, outputs) -> None:
+    """Optimized: the input part of every step in one GEMM, then the recurrence in Cython
+    (whole sequence per batch row), or with many rows one GEMM per step."""
+    if _recurrence is None:
+        invoke(data, inputs, outputs)
+        return
+    use_blas_threads(data.num_threads)
     x = time_major_view(inputs[0], data.time_major)
     out = time_major_view(outputs[0], data.time_major)
     pre = x @ inputs[_WEIGHTS].T
     pre += inputs[_BIAS]
     h = state_view(inputs[_STATE], x.shape[1])
-    recurrent = np.ascontiguousarray(inputs[_RECURRENT], np.float32)
-    _recurrence.rnn_sequence(pre, recurrent, h, out, data.activation, True, data.num_threads)
+    recurrent_t = np.ascontiguousarray(inputs[_RECURRENT].T, np.float32)
+    if x.shape[1] < BLAS_BATCH:
+        _recurrence.rnn_sequence(pre, recurrent_t, h, out, data.activation, True, data.num_threads)
+        return
+    acc = np.empty_like(h)
+    for t in range(x.shape[0]):
+        np.matmul(h, recurrent_t, out=acc)
+        acc += pre[t]
+        h[...] = activate(acc, data.activation)
+        out[t] = h
 
 
 KERNELS = {

@@ -22,9 +22,9 @@ from .base import KernelSpec, Node, Prepared, PrepareError
 from .unary import unary_prepare
 
 try:
-    from . import _elementwise as fused
+    from ._elementwise import softmax_f32
 except ImportError:  # extensions not built: the reference kernels still run
-    fused = None  # type: ignore[assignment]
+    softmax_f32 = None
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,11 @@ def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> N
 def invoke_opt(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one fused pass per row."""
     x, out = inputs[0], outputs[0]
-    if fused is None or not out.flags.c_contiguous:
+    if softmax_f32 is None or not out.flags.c_contiguous:
         invoke(data, inputs, outputs)
         return
     rows_shape = (-1, x.shape[-1]) if x.shape[-1] else (0, 0)
-    fused.softmax_f32(
+    softmax_f32(
         x.reshape(rows_shape), out.reshape(rows_shape), data.beta, data.log, data.num_threads
     )
 

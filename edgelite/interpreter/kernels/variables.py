@@ -4,8 +4,12 @@ A resource tensor holds an int32 id; the values live in the interpreter's
 runtime (``node.runtime``), shared by every subgraph, kept across invokes and
 cleared by ``reset_all_variables``. VAR_HANDLE maps (container, shared_name) to
 an id (same name, same variable); ASSIGN_VARIABLE stores a copy of its value
-(any dtype and shape); READ_VARIABLE's output takes the variable's shape, so it
-is prepared at invoke time, when the handle's value is known.
+(any dtype and shape); READ_VARIABLE's output takes the variable's shape.
+
+TFLite makes READ_VARIABLE's output dynamic, which would push every node after it
+out of the static memory plan. When the model declares a fully known output
+shape (no -1 in its signature) we plan with that shape instead and check at
+invoke that the variable has it; otherwise the node is prepared at invoke time.
 """
 
 from __future__ import annotations
@@ -55,19 +59,38 @@ def _prepare_read_variable(node: Node) -> Prepared:
     handle, out = node.input(0), node.outputs[0]
     _check_handle(handle)
     if handle.data is None:
-        return Prepared(dynamic=True)  # the shape is the variable's: known once it is read
-    resource = int(np.asarray(handle.data).reshape(-1)[0])
+        signature = out.shape_signature if out.shape_signature is not None else out.shape
+        if any(d < 0 for d in signature):
+            return Prepared(dynamic=True)  # the shape is the variable's: known once read
+        return Prepared([tuple(out.shape)], data=runtime)
+    value = _read(runtime, handle.data, out)
+    return Prepared([tuple(value.shape)], data=runtime)
+
+
+def _read(runtime: Any, handle: np.ndarray, out: TensorInfo) -> np.ndarray:
+    resource = int(np.asarray(handle).reshape(-1)[0])
     value = runtime.read_variable(resource)
     if value is None:
         raise PrepareError(f"variable {resource} is read before any value was assigned to it")
     if value.dtype != out.dtype:
-        raise PrepareError(f"variable {resource} holds {value.dtype}, output {out.name!r} is {out.dtype}")
-    return Prepared([tuple(value.shape)], data=(runtime, resource))
+        raise PrepareError(
+            f"variable {resource} holds {value.dtype}, output {out.name!r} is {out.dtype}"
+        )
+    return value
 
 
-def _invoke_read_variable(data: Any, inputs: list, outputs: list) -> None:
-    runtime, resource = data
-    outputs[0][...] = runtime.read_variable(resource)
+def _invoke_read_variable(runtime: Any, inputs: list, outputs: list) -> None:
+    out = outputs[0]
+    resource = int(np.asarray(inputs[0]).reshape(-1)[0])
+    value = runtime.read_variable(resource)
+    if value is None:
+        raise PrepareError(f"variable {resource} is read before any value was assigned to it")
+    if value.shape != out.shape or value.dtype != out.dtype:
+        raise PrepareError(
+            f"variable {resource} is {value.dtype}{list(value.shape)}; the model declares the "
+            f"output as {out.dtype}{list(out.shape)}"
+        )
+    out[...] = value
 
 
 def _prepare_assign_variable(node: Node) -> Prepared:
@@ -87,7 +110,5 @@ def _invoke_assign_variable(runtime: Any, inputs: list, outputs: list) -> None:
 KERNELS = {
     BuiltinOperator.VAR_HANDLE: KernelSpec(_prepare_var_handle, _invoke_var_handle),
     BuiltinOperator.READ_VARIABLE: KernelSpec(_prepare_read_variable, _invoke_read_variable),
-    BuiltinOperator.ASSIGN_VARIABLE: KernelSpec(
-        _prepare_assign_variable, _invoke_assign_variable
-    ),
+    BuiltinOperator.ASSIGN_VARIABLE: KernelSpec(_prepare_assign_variable, _invoke_assign_variable),
 }

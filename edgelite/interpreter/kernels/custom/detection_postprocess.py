@@ -74,7 +74,12 @@ def _prepare(node: Node) -> Prepared:
         score_threshold=np.float32(o.get("nms_score_threshold", 0.0)),
         iou_threshold=np.float32(o.get("nms_iou_threshold", 0.0)),
         num_classes=int(o.get("num_classes", 0)),
-        scales=tuple(float(o.get(k, 0.0)) for k in ("y_scale", "x_scale", "h_scale", "w_scale")),
+        scales=(
+            float(o.get("y_scale", 0.0)),
+            float(o.get("x_scale", 0.0)),
+            float(o.get("h_scale", 0.0)),
+            float(o.get("w_scale", 0.0)),
+        ),
         quantization=(),
     )
     boxes, scores, anchors = node.input(0), node.input(1), node.input(2)
