@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26"
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
+	# tf_keras (legacy Keras 2) gives the fused-LSTM test models; it pins `tensorflow`,
+	# which tensorflow-cpu already provides, hence --no-deps.
+	$(PY) -m pip install -q --no-deps tf-keras==2.21.0
 	touch $(STAMP)
 
 # Rebuild the Cython extensions in place (fast when nothing changed).

@@ -10,6 +10,11 @@ shared and the minimum is the figure least disturbed by other processes).
     .venv/bin/python bench/bench_kernels.py                 # MobileNetV2-like shapes
     .venv/bin/python bench/bench_kernels.py --mobilenet     # every MobileNetV2 conv layer
     .venv/bin/python bench/bench_kernels.py --threads 2 --xnnpack --no-ref
+    .venv/bin/python bench/bench_kernels.py --model .cache/zoo/tf-2.21.0/mobilenet_v2.float32.tflite
+
+``--model`` runs a whole .tflite op by op through the optimized kernels (whatever the
+op table holds, without the interpreter core), checks the result against the official
+runtime and prints the time per op type next to the official runtime's whole-model time.
 """
 
 from __future__ import annotations
@@ -24,14 +29,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgelite.interpreter.kernels.base import Node, TensorInfo  # noqa: E402
-from edgelite.interpreter.op_table import builtin_table  # noqa: E402
-from edgelite.schema import read_model  # noqa: E402
-from edgelite.schema.builder import ModelBuilder  # noqa: E402
-from edgelite.schema.generated import options as opt  # noqa: E402
-from edgelite.schema.generated.enums import ActivationFunctionType as Act  # noqa: E402
-from edgelite.schema.generated.enums import BuiltinOperator as Op  # noqa: E402
-from edgelite.schema.generated.enums import Padding  # noqa: E402
+from edgelite.interpreter.kernels.base import Node, TensorInfo
+from edgelite.interpreter.op_table import builtin_table
+from edgelite.schema import read_model
+from edgelite.schema.builder import ModelBuilder
+from edgelite.schema.generated import options as opt
+from edgelite.schema.generated.enums import ActivationFunctionType as Act
+from edgelite.schema.generated.enums import BuiltinOperator as Op
+from edgelite.schema.generated.enums import Padding
 
 RNG = np.random.default_rng(0)
 
@@ -168,29 +173,106 @@ def edgelite_runner(model_bytes: bytes, threads: int, optimized: bool):
         if i < 0:
             return None
         t = sg.tensors[i]
-        return TensorInfo(i, t.name, tuple(t.shape), t.dtype, t.type, t.quantization,
-                          model.constant(t))  # fmt: skip
+        return TensorInfo(
+            i, t.name, tuple(t.shape), t.dtype, t.type, t.quantization, model.constant(t)
+        )
 
-    node = Node(0, code.name, code.version, [info(i) for i in op.inputs],
-                [info(i) for i in op.outputs], op.builtin_options, num_threads=threads)  # fmt: skip
+    node = Node(
+        0,
+        code.name,
+        code.version,
+        [info(i) for i in op.inputs],
+        [info(i) for i in op.outputs],
+        op.builtin_options,
+        num_threads=threads,
+    )
     prepared = spec.prepare(node)
-    values = [feeds[i] if i in feeds else (None if i < 0 else model.constant(sg.tensors[i]))
-              for i in op.inputs]  # fmt: skip
+    values = [
+        feeds[i] if i in feeds else (None if i < 0 else model.constant(sg.tensors[i]))
+        for i in op.inputs
+    ]
     outs = [np.empty(s, np.float32) for s in prepared.output_shapes]
     invoke = spec.invoke_opt if optimized and spec.invoke_opt else spec.invoke
     return lambda: invoke(prepared.data, values, outs)
 
 
-def litert_runner(model_bytes: bytes, threads: int, xnnpack: bool):
+def _litert(model_bytes: bytes, threads: int, xnnpack: bool):
+    """An official-runtime interpreter, with or without its default XNNPACK delegate."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    interp = Interpreter(model_content=model_bytes, num_threads=threads,
-                         experimental_op_resolver_type=resolver)  # fmt: skip
+    interp = Interpreter(
+        model_content=model_bytes, num_threads=threads, experimental_op_resolver_type=resolver
+    )
     interp.allocate_tensors()
+    return interp
+
+
+def litert_runner(model_bytes: bytes, threads: int, xnnpack: bool):
+    interp = _litert(model_bytes, threads, xnnpack)
     for detail in interp.get_input_details():
         interp.set_tensor(detail["index"], _rand(*detail["shape"]))
     return interp.invoke
+
+
+def model_runner(path: str, threads: int):
+    """Prepare every op of subgraph 0 once: (per-op closures, input values, outputs)."""
+    model = read_model(Path(path).read_bytes())
+    sg = model.main
+    values = {i: _rand(*sg.tensors[i].shape) for i in sg.inputs}
+    steps = []
+    for index, op in enumerate(sg.operators):
+        code = model.operator_codes[op.opcode_index]
+        spec = builtin_table()[int(code.builtin_code)]
+
+        def info(i: int) -> TensorInfo | None:
+            if i < 0:
+                return None
+            t = sg.tensors[i]
+            data = values.get(i, model.constant(t))
+            shape = tuple(data.shape) if data is not None else tuple(t.shape)
+            return TensorInfo(i, t.name, shape, t.dtype, t.type, t.quantization, data)
+
+        ins, outs = [info(i) for i in op.inputs], [info(i) for i in op.outputs]
+        node = Node(
+            index, code.name, code.version, ins, outs, op.builtin_options, num_threads=threads
+        )
+        prepared = spec.prepare(node)
+        args = [None if i < 0 else values.get(i, model.constant(sg.tensors[i])) for i in op.inputs]
+        results = [
+            np.empty(shape, sg.tensors[i].dtype)
+            for shape, i in zip(prepared.output_shapes, op.outputs)
+        ]
+        invoke = spec.invoke_opt or spec.invoke
+        invoke(prepared.data, args, results)
+        values.update(zip(op.outputs, results))
+        steps.append((code.name, lambda f=invoke, d=prepared.data, a=args, r=results: f(d, a, r)))
+    feeds = [values[i] for i in sg.inputs]
+    return steps, feeds, [values[i] for i in sg.outputs]
+
+
+def bench_model(path: str, threads: int, repeat: int) -> None:
+    from tests.oracle import assert_matches
+
+    steps, feeds, outputs = model_runner(path, threads)
+    model_bytes = Path(path).read_bytes()
+    for xnnpack in (False, True):
+        interp = _litert(model_bytes, threads, xnnpack)
+        for detail, value in zip(interp.get_input_details(), feeds):
+            interp.set_tensor(detail["index"], value)
+        best = _best_ms(interp.invoke, repeat)
+        print(f"official runtime {'XNNPACK' if xnnpack else 'no XNNPACK'}: {best:.3f} ms")
+        if not xnnpack:
+            ref = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+            for ours, want in zip(outputs, ref):
+                assert_matches(ours, want, "model output")
+    by_op: dict[str, float] = {}
+    for name, run in steps:
+        by_op[name] = by_op.get(name, 0.0) + _best_ms(run, repeat)
+    ours = _best_ms(lambda: [run() for _, run in steps], repeat)
+    for name, ms in sorted(by_op.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<28} {ms:8.3f} ms (sum of per-op best)")
+    print(f"edgelite kernels op by op (no core): {ours:.3f} ms, outputs match the oracle")
 
 
 def main() -> None:
@@ -201,7 +283,11 @@ def main() -> None:
     parser.add_argument("--xnnpack", action="store_true", help="add a litert+XNNPACK column")
     parser.add_argument("--no-ref", action="store_true", help="skip the (slow) reference")
     parser.add_argument("--only", default="", help="substring filter on case names")
+    parser.add_argument("--model", help="time a whole .tflite op by op instead")
     args = parser.parse_args()
+    if args.model:
+        bench_model(args.model, args.threads, args.repeat)
+        return
 
     cases = mobilenet_v2_layers() if args.mobilenet else CASES
     cases = [(name, build) for name, build in cases if args.only in name]
@@ -210,8 +296,11 @@ def main() -> None:
     totals = np.zeros(4)
     for name, build in cases:
         model = build()
-        ref = np.nan if args.no_ref else _best_ms(edgelite_runner(model, args.threads, False),
-                                                    max(3, args.repeat // 5))  # fmt: skip
+        ref = (
+            np.nan
+            if args.no_ref
+            else _best_ms(edgelite_runner(model, args.threads, False), max(3, args.repeat // 5))
+        )
         ours = _best_ms(edgelite_runner(model, args.threads, True), args.repeat)
         lit = _best_ms(litert_runner(model, args.threads, False), args.repeat)
         xnn = _best_ms(litert_runner(model, args.threads, True), args.repeat) if args.xnnpack else 0

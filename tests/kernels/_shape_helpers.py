@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pytest
 
-from edgelite.interpreter.kernels.base import Node, Prepared, TensorInfo
+from edgelite.interpreter.kernels.base import Node, Prepared, PrepareError, TensorInfo
 from edgelite.interpreter.op_table import builtin_table
 from edgelite.schema import read_model
 from edgelite.schema.builder import ModelBuilder
@@ -115,6 +116,50 @@ def check(
     return reference
 
 
+def _node(
+    code: Any,
+    operands: Sequence[Var | Const | None],
+    outputs: Sequence[Out] | Out,
+    options: Any,
+    version: int,
+    with_values: bool,
+    num_threads: int = 1,
+) -> tuple[Any, Node, list[np.ndarray | None]]:
+    """(kernel spec, Node, input arrays) for the op, as the core would build them."""
+    outs = [outputs] if isinstance(outputs, Out) else list(outputs)
+    model_bytes, feeds = op_model(code, operands, outs, options, version)
+    model = read_model(model_bytes)
+    sg = model.main
+    op = sg.operators[0]
+    entry = model.operator_codes[op.opcode_index]
+    fed = dict(zip(sg.inputs, feeds))
+
+    def value(index: int) -> np.ndarray | None:
+        if index < 0:
+            return None
+        return fed[index] if index in fed else model.constant(sg.tensors[index])
+
+    def info(index: int, known: bool) -> TensorInfo | None:
+        if index < 0:
+            return None
+        t = sg.tensors[index]
+        data = value(index) if known or index not in fed else None
+        shape = tuple(data.shape) if data is not None else tuple(t.shape)
+        return TensorInfo(index, t.name, shape, t.dtype, t.type, t.quantization, data)
+
+    node = Node(
+        0,
+        entry.name,
+        entry.version,
+        [info(i, with_values) for i in op.inputs],
+        [info(i, False) for i in op.outputs],  # type: ignore[misc]
+        op.builtin_options,
+        num_threads=num_threads,
+    )
+    spec = builtin_table()[int(entry.builtin_code)]
+    return spec, node, [value(i) for i in op.inputs]
+
+
 def prepare_blind(
     code: Any,
     operands: Sequence[Var | Const | None],
@@ -123,30 +168,52 @@ def prepare_blind(
     version: int = 1,
 ) -> Prepared:
     """Prepare the op as the core does at allocate time: runtime inputs have no values."""
+    spec, node, _ = _node(code, operands, outputs, options, version, with_values=False)
+    return spec.prepare(node)
+
+
+def check_threads(
+    code: Any,
+    operands: Sequence[Var | Const | None],
+    outputs: Sequence[Out] | Out = FLOAT_OUT,
+    options: Any = None,
+    version: int = 1,
+    num_threads: int = 2,
+) -> None:
+    """The optimized kernel split over ``num_threads`` equals the reference."""
+    spec, node, inputs = _node(code, operands, outputs, options, version, True, num_threads)
+    assert spec.invoke_opt is not None, f"{node.op} has no optimized kernel"
+    prepared = spec.prepare(node)
+    results = []
+    for invoke in (spec.invoke, spec.invoke_opt):
+        outs = [
+            np.empty(shape, info.dtype) for shape, info in zip(prepared.output_shapes, node.outputs)
+        ]
+        invoke(prepared.data, inputs, outs)
+        results.append(outs)
+    for i, (ref, opt) in enumerate(zip(*results)):
+        assert_matches(opt, ref, f"optimized output {i} with {num_threads} threads")
+
+
+def check_mismatched_quantization(
+    code: Any,
+    operands: Sequence[Var | Const | None],
+    outputs: Sequence[Out] | Out,
+    options: Any = None,
+    version: int = 1,
+) -> None:
+    """Quantized operands whose parameters differ: refuse exactly when the oracle refuses,
+    otherwise give its (raw-copy) outputs."""
     outs = [outputs] if isinstance(outputs, Out) else list(outputs)
-    model_bytes, _ = op_model(code, operands, outs, options, version)
-    model = read_model(model_bytes)
-    sg = model.main
-    op = sg.operators[0]
-    code_entry = model.operator_codes[op.opcode_index]
-
-    def info(index: int) -> TensorInfo | None:
-        if index < 0:
-            return None
-        t = sg.tensors[index]
-        return TensorInfo(
-            index, t.name, tuple(t.shape), t.dtype, t.type, t.quantization, model.constant(t)
-        )
-
-    node = Node(
-        0,
-        code_entry.name,
-        code_entry.version,
-        [info(i) for i in op.inputs],
-        [info(i) for i in op.outputs],
-        op.builtin_options,
-    )  # type: ignore[misc]
-    return builtin_table()[int(code_entry.builtin_code)].prepare(node)
+    model, feeds = op_model(code, operands, outs, options, version)
+    try:
+        want = run_litert(model, feeds)
+    except RuntimeError:
+        spec, node, _ = _node(code, operands, outputs, options, version, with_values=True)
+        with pytest.raises(PrepareError, match="scale/zero point"):
+            spec.prepare(node)
+        return
+    check(code, operands, outputs, options, version, expected=want)
 
 
 def rand(rng: np.random.Generator, shape: Sequence[int], dtype: Any = np.float32) -> np.ndarray:
@@ -161,5 +228,9 @@ def rand(rng: np.random.Generator, shape: Sequence[int], dtype: Any = np.float32
         )
     return rng.standard_normal(shape).astype(dtype)
 
+
+# Two different sets of int8 parameters, for the mismatched-quantization tests.
+Q_IN = QuantizationParameters(np.array([0.5], np.float32), np.array([3], np.int64))
+Q_OUT = QuantizationParameters(np.array([0.25], np.float32), np.array([-1], np.int64))
 
 MOVE_DTYPES = [np.float32, np.int8, np.uint8, np.int16, np.int32, np.int64, np.bool_]

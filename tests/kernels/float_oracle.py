@@ -36,3 +36,12 @@ def check_against_oracle(
 def rand(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
     """Standard-normal float32 test data."""
     return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def with_threads(monkeypatch, threads: int) -> None:
+    """Make tests.kernel_runner prepare every node with ``num_threads=threads``."""
+    import functools
+
+    import tests.kernel_runner as runner
+
+    monkeypatch.setattr(runner, "Node", functools.partial(runner.Node, num_threads=threads))

@@ -118,3 +118,31 @@ def check_stateful(
             for k, (a, b) in enumerate(zip(mine, want)):
                 assert_matches(a, b, f"{kind} invoke {step} output {k}")
     return oracle
+
+
+def run_interpreter_stateful(
+    model_bytes: bytes, invokes: Sequence[Sequence[np.ndarray]], reference: bool = False
+) -> list[list[np.ndarray]]:
+    """edgelite's Interpreter (optimized or BUILTIN_REF kernels) over the same invokes."""
+    from edgelite.interpreter import Interpreter, OpResolverType
+
+    kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
+    interp = Interpreter(model_content=model_bytes, **kwargs)
+    interp.allocate_tensors()
+    results = []
+    for inputs in invokes:
+        for detail, value in zip(interp.get_input_details(), inputs):
+            interp.set_tensor(detail["index"], np.asarray(value, dtype=detail["dtype"]))
+        interp.invoke()
+        results.append([interp.get_tensor(d["index"]) for d in interp.get_output_details()])
+    return results
+
+
+def check_interpreter_stateful(model_bytes: bytes, invokes: Sequence[Sequence[np.ndarray]]):
+    """Through the interpreter core (variables kept by the arena): == the oracle."""
+    oracle = run_litert_stateful(model_bytes, invokes)
+    for reference in (False, True):
+        ours = run_interpreter_stateful(model_bytes, invokes, reference)
+        for step, (mine, want) in enumerate(zip(ours, oracle)):
+            for k, (a, b) in enumerate(zip(mine, want)):
+                assert_matches(a, b, f"interpreter invoke {step} output {k}")

@@ -20,6 +20,7 @@ from tests.kernels._elementwise_helpers import (
     kernel_error,
     rand,
 )
+from tests.oracle import assert_matches
 
 pytestmark = pytest.mark.oracle
 
@@ -67,7 +68,11 @@ def test_activation_big_tensor_with_threads(op, options):
     prepared = spec.prepare(node)
     spec.invoke(prepared.data, [x], [reference])
     (spec.invoke_opt or spec.invoke)(prepared.data, [x], [fast])
-    np.testing.assert_allclose(fast, reference, rtol=2e-6, atol=2e-6)
+    assert_matches(fast, reference, "4 threads")
+    # The fused loops also work in place (output buffer = input buffer).
+    in_place = x.copy()
+    (spec.invoke_opt or spec.invoke)(prepared.data, [in_place], [in_place])
+    assert_matches(in_place, reference, "in place")
     check(op, [x], options=options)
 
 
@@ -112,6 +117,8 @@ def test_prelu_big_tensor_with_threads():
     spec.invoke(prepared.data, [x, alpha], [reference])
     spec.invoke_opt(prepared.data, [x, alpha], [fast])
     np.testing.assert_array_equal(fast, reference)
+    spec.invoke_opt(prepared.data, [fast, alpha], [fast])  # in place: x >= 0 unchanged
+    np.testing.assert_array_equal(fast, np.where(reference >= 0, reference, reference * alpha))
 
 
 def test_rejections_are_explicit():

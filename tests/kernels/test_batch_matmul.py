@@ -18,8 +18,13 @@ def bmm_model(lhs_shape, rhs_shape, out_shape, adj_x, adj_y, const_rhs=None, ver
     lhs = mb.input("lhs", lhs_shape)
     rhs = mb.const("rhs", const_rhs) if const_rhs is not None else mb.input("rhs", rhs_shape)
     y = mb.tensor("y", out_shape)
-    mb.op(BuiltinOperator.BATCH_MATMUL, [lhs, rhs], [y], BatchMatMulOptions(adj_x, adj_y),
-          version=version)  # fmt: skip
+    mb.op(
+        BuiltinOperator.BATCH_MATMUL,
+        [lhs, rhs],
+        [y],
+        BatchMatMulOptions(adj_x, adj_y),
+        version=version,
+    )
     mb.output(y)
     return mb.to_bytes()
 

@@ -18,10 +18,13 @@ from edgelite.schema.generated.options import (
 )
 from tests.kernels._shape_helpers import (
     MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
     Const,
     Out,
     Var,
     check,
+    check_mismatched_quantization,
     op_model,
     prepare_blind,
     rand,
@@ -128,3 +131,22 @@ def test_split_v_rejects_bad_sizes():
     operands = [Var(x), Const([4, 4], np.int32), Const(1, np.int32)]
     with pytest.raises(PrepareError, match="do not add up"):
         prepare_blind(Op.SPLIT_V, operands, [Out()] * 2, SplitVOptions(num_splits=2))
+
+
+@pytest.mark.parametrize(
+    "code, operands, count, options",
+    [
+        (Op.CONCATENATION, "xx", 1, ConcatenationOptions(axis=1)),
+        (Op.PACK, "xx", 1, PackOptions(2, 0)),
+        (Op.UNPACK, "x", 2, UnpackOptions(2, 1)),
+        (Op.SPLIT, "ax", 2, SplitOptions(2)),
+        (Op.SPLIT_V, "xsa", 2, SplitVOptions(2)),
+    ],
+)
+def test_mismatched_quantization(code, operands, count, options):
+    """``operands`` spells the inputs: x the int8 data, a the axis 1, s the sizes [1, 1]."""
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    parts = {"x": x, "a": Const(1, np.int32), "s": Const([1, 1], np.int32)}
+    args = [parts[c] for c in operands]
+    outs = [Out(np.int8, Q_OUT)] * count
+    check_mismatched_quantization(code, args, outs, options, version=2)

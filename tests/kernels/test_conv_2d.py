@@ -12,7 +12,7 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator, Padding
 from edgelite.schema.generated.options import Conv2DOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 
 
 def conv_model(
@@ -70,7 +70,9 @@ def test_conv_2d_float32(x_shape, fshape, stride, dilation, padding, act):
 def test_conv_2d_float32_activations(act):
     rng = np.random.default_rng(1)
     filt, bias = rand(rng, 6, 3, 3, 4), rand(rng, 6)
-    model = conv_model((1, 6, 6, 4), filt, bias, (1, 6, 6, 6), Conv2DOptions(Padding.SAME, 1, 1, act))
+    model = conv_model(
+        (1, 6, 6, 4), filt, bias, (1, 6, 6, 6), Conv2DOptions(Padding.SAME, 1, 1, act)
+    )
     check_against_oracle(model, [rand(rng, 1, 6, 6, 4, scale=2.0)])
 
 
@@ -164,3 +166,53 @@ def test_conv_2d_rejects_bad_options(opts, fshape, message):
     model = conv_model((1, 4, 4, 2), rand(rng, *fshape), None, (1, 4, 4, 3), opts)
     with pytest.raises(PrepareError, match=message):
         run_kernels(model, [np.zeros((1, 4, 4, 2), np.float32)])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_2d_float32_random_geometry(seed):
+    rng = np.random.default_rng(200 + seed)
+    groups = int(rng.choice([1, 1, 1, 2, 3]))
+    cin, cout = groups * int(rng.integers(1, 6)), groups * int(rng.integers(1, 6))
+    kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+    sh, sw, dh, dw = (int(v) for v in rng.integers(1, 4, 4))
+    padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
+    h = int(rng.integers((kh - 1) * dh + 1, 16))
+    w = int(rng.integers((kw - 1) * dw + 1, 16))
+    filt, bias = rand(rng, cout, kh, kw, cin // groups), rand(rng, cout)
+    oh, ow = out_size(h, kh, sh, dh, padding), out_size(w, kw, sw, dw, padding)
+    opts = Conv2DOptions(padding, sw, sh, Act.RELU, dw, dh)
+    model = conv_model((2, h, w, cin), filt, bias, (2, oh, ow, cout), opts, version=6)
+    check_against_oracle(model, [rand(rng, 2, h, w, cin)])
+
+
+@pytest.mark.parametrize("kernel, stride", [(1, 1), (3, 2)])
+def test_conv_2d_float32_two_threads(monkeypatch, kernel, stride):
+    # num_threads splits rows (Cython) and sets the BLAS thread count: same results.
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(8)
+    # Big enough that every parallel loop really gets two threads (_threads.pxd).
+    filt, bias, x = rand(rng, 48, kernel, kernel, 32), rand(rng, 48), rand(rng, 2, 33, 31, 32)
+    oh, ow = -(-33 // stride), -(-31 // stride)
+    opts = Conv2DOptions(Padding.SAME, stride, stride, Act.RELU6)
+    check_against_oracle(conv_model((2, 33, 31, 32), filt, bias, (2, oh, ow, 48), opts), [x])
+
+
+def test_conv_2d_finds_numpys_openblas():
+    # The fast GEMM path (cblas_sgemm called from Cython, one thread pool) needs
+    # numpy's bundled OpenBLAS; if a numpy upgrade renames it, this says so.
+    from edgelite.interpreter.kernels import _blas
+
+    assert _blas.blas_available()
+    assert _blas.sgemm_pointer() is not None
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_conv_2d_float32_numpy_gemm_fallback(monkeypatch, kernel):
+    # Without a usable OpenBLAS the GEMMs go through numpy matmul: same results.
+    from edgelite.interpreter.kernels import _blas
+
+    monkeypatch.setattr(_blas, "sgemm_pointer", lambda: None)
+    rng = np.random.default_rng(10)
+    filt, bias, x = rand(rng, 7, kernel, kernel, 5), rand(rng, 7), rand(rng, 1, 9, 8, 5)
+    opts = Conv2DOptions(Padding.SAME, 1, 1, Act.RELU6)
+    check_against_oracle(conv_model((1, 9, 8, 5), filt, bias, (1, 9, 8, 7), opts), [x])

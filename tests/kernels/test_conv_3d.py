@@ -46,9 +46,19 @@ def test_conv_3d_float32(x_shape, fshape, strides, dilations, padding, with_bias
     rng = np.random.default_rng(0)
     filt = rand(rng, *fshape[:3], x_shape[4], fshape[3])
     bias = rand(rng, fshape[3]) if with_bias else None
-    sizes = [out_size(x_shape[1 + a], fshape[a], strides[a], dilations[a], padding) for a in range(3)]
-    opts = Conv3DOptions(padding, strides[0], strides[2], strides[1], Act.NONE, *dilations[:1],
-                         dilations[2], dilations[1])  # fmt: skip
+    sizes = [
+        out_size(x_shape[1 + a], fshape[a], strides[a], dilations[a], padding) for a in range(3)
+    ]
+    opts = Conv3DOptions(
+        padding,
+        strides[0],
+        strides[2],
+        strides[1],
+        Act.NONE,
+        *dilations[:1],
+        dilations[2],
+        dilations[1],
+    )
     model = conv3d_model(x_shape, filt, bias, (x_shape[0], *sizes, fshape[3]), opts)
     check_against_oracle(model, [rand(rng, *x_shape)])
 
@@ -65,15 +75,23 @@ def test_conv_3d_float32_activations(act):
 def test_conv_3d_float32_tanh_is_applied():
     rng = np.random.default_rng(2)
     filt, bias, x = rand(rng, 2, 2, 2, 3, 4), rand(rng, 4), rand(rng, 1, 3, 3, 3, 3)
-    plain = conv3d_model((1, 3, 3, 3, 3), filt, bias, (1, 3, 3, 3, 4), Conv3DOptions(Padding.SAME, 1, 1, 1))
+    plain = conv3d_model(
+        (1, 3, 3, 3, 3), filt, bias, (1, 3, 3, 3, 4), Conv3DOptions(Padding.SAME, 1, 1, 1)
+    )
     expected = [np.tanh(run_litert(plain, [x])[0])]
     opts = Conv3DOptions(Padding.SAME, 1, 1, 1, Act.TANH)
-    check_against_oracle(conv3d_model((1, 3, 3, 3, 3), filt, bias, (1, 3, 3, 3, 4), opts), [x],
-                         expected)  # fmt: skip
+    check_against_oracle(
+        conv3d_model((1, 3, 3, 3, 3), filt, bias, (1, 3, 3, 3, 4), opts), [x], expected
+    )
 
 
 def test_conv_3d_rejects_channel_mismatch():
-    model = conv3d_model((1, 3, 3, 3, 2), np.ones((1, 1, 1, 3, 2), np.float32), None,
-                         (1, 3, 3, 3, 2), Conv3DOptions(Padding.SAME, 1, 1, 1))  # fmt: skip
+    model = conv3d_model(
+        (1, 3, 3, 3, 2),
+        np.ones((1, 1, 1, 3, 2), np.float32),
+        None,
+        (1, 3, 3, 3, 2),
+        Conv3DOptions(Padding.SAME, 1, 1, 1),
+    )
     with pytest.raises(PrepareError, match="expects 3"):
         run_kernels(model, [np.zeros((1, 3, 3, 3, 2), np.float32)])

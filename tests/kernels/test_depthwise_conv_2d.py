@@ -12,7 +12,7 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator, Padding
 from edgelite.schema.generated.options import DepthwiseConv2DOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 from tests.oracle import run_litert
 
 
@@ -54,7 +54,9 @@ def test_depthwise_conv_2d_float32(x_shape, mult, kernel, stride, dilation, padd
     filt, bias = rand(rng, 1, kernel[0], kernel[1], out_c), rand(rng, out_c)
     oh = out_size(x_shape[1], kernel[0], stride[0], dilation[0], padding)
     ow = out_size(x_shape[2], kernel[1], stride[1], dilation[1], padding)
-    opts = DepthwiseConv2DOptions(padding, stride[1], stride[0], mult, act, dilation[1], dilation[0])
+    opts = DepthwiseConv2DOptions(
+        padding, stride[1], stride[0], mult, act, dilation[1], dilation[0]
+    )
     model = dw_model(x_shape, filt, bias, (x_shape[0], oh, ow, out_c), opts)
     check_against_oracle(model, [rand(rng, *x_shape)])
 
@@ -73,7 +75,9 @@ def test_depthwise_conv_2d_float32_tanh_is_applied():
     rng = np.random.default_rng(2)
     filt, bias, x = rand(rng, 1, 3, 3, 8), rand(rng, 8), rand(rng, 1, 5, 5, 8)
     plain = DepthwiseConv2DOptions(Padding.SAME, 1, 1, 1)
-    expected = [np.tanh(run_litert(dw_model((1, 5, 5, 8), filt, bias, (1, 5, 5, 8), plain), [x])[0])]
+    expected = [
+        np.tanh(run_litert(dw_model((1, 5, 5, 8), filt, bias, (1, 5, 5, 8), plain), [x])[0])
+    ]
     opts = DepthwiseConv2DOptions(Padding.SAME, 1, 1, 1, Act.TANH)
     check_against_oracle(dw_model((1, 5, 5, 8), filt, bias, (1, 5, 5, 8), opts), [x], expected)
 
@@ -104,10 +108,10 @@ def test_depthwise_conv_2d_multithreaded_matches_single():
     from edgelite.interpreter.kernels._depthwise import depthwise_conv
 
     rng = np.random.default_rng(5)
-    x, w, b = rand(rng, 2, 13, 11, 24), rand(rng, 3, 3, 24), rand(rng, 24)
-    one, two = np.empty((2, 13, 11, 24), np.float32), np.empty((2, 13, 11, 24), np.float32)
-    depthwise_conv(x, w, b, one, 1, 1, 1, 1, 1, 1, 0.0, 6.0, 1)
-    depthwise_conv(x, w, b, two, 1, 1, 1, 1, 1, 1, 0.0, 6.0, 2)
+    x, w, b = rand(rng, 2, 31, 29, 40), rand(rng, 3, 3, 40), rand(rng, 40)
+    one, two = np.empty((2, 31, 29, 40), np.float32), np.empty((2, 31, 29, 40), np.float32)
+    depthwise_conv(x, w, b, one, (1, 1, 1, 1, 1, 1), 0.0, 6.0, 1)
+    depthwise_conv(x, w, b, two, (1, 1, 1, 1, 1, 1), 0.0, 6.0, 2)
     np.testing.assert_array_equal(one, two)
 
 
@@ -130,7 +134,35 @@ def test_depthwise_conv_2d_rejects(dtype, filt_dtype, fshape, message):
     x = mb.input("x", (1, 4, 4, 2), dtype)
     w = mb.const("w", np.ones(fshape, filt_dtype))
     y = mb.tensor("y", (1, 4, 4, 2), dtype)
-    mb.op(BuiltinOperator.DEPTHWISE_CONV_2D, [x, w], [y], DepthwiseConv2DOptions(Padding.SAME, 1, 1))
+    mb.op(
+        BuiltinOperator.DEPTHWISE_CONV_2D, [x, w], [y], DepthwiseConv2DOptions(Padding.SAME, 1, 1)
+    )
     mb.output(y)
     with pytest.raises(PrepareError, match=message):
         run_kernels(mb.to_bytes(), [np.zeros((1, 4, 4, 2), dtype)])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_depthwise_conv_2d_float32_random_geometry(seed):
+    # Random sizes, channels, strides, dilations and padding: border and interior
+    # pixels, odd interior widths and every channel-block remainder.
+    rng = np.random.default_rng(100 + seed)
+    c, mult = int(rng.integers(1, 40)), int(rng.choice([1, 1, 1, 2]))
+    kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+    sh, sw, dh, dw = (int(v) for v in rng.integers(1, 4, 4))
+    padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
+    h = int(rng.integers((kh - 1) * dh + 1, 20))
+    w = int(rng.integers((kw - 1) * dw + 1, 20))
+    filt, bias = rand(rng, 1, kh, kw, c * mult), rand(rng, c * mult)
+    oh, ow = out_size(h, kh, sh, dh, padding), out_size(w, kw, sw, dw, padding)
+    opts = DepthwiseConv2DOptions(padding, sw, sh, mult, Act.RELU6, dw, dh)
+    model = dw_model((1, h, w, c), filt, bias, (1, oh, ow, c * mult), opts)
+    check_against_oracle(model, [rand(rng, 1, h, w, c)])
+
+
+def test_depthwise_conv_2d_float32_two_threads(monkeypatch):
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(6)
+    filt, bias, x = rand(rng, 1, 3, 3, 36), rand(rng, 36), rand(rng, 2, 31, 29, 36)
+    opts = DepthwiseConv2DOptions(Padding.SAME, 1, 1, 1, Act.RELU6)
+    check_against_oracle(dw_model((2, 31, 29, 36), filt, bias, (2, 31, 29, 36), opts), [x])

@@ -21,16 +21,31 @@ OP = "TFLite_Detection_PostProcess"
 
 def options(**overrides) -> dict:
     opts = dict(
-        max_detections=5, max_classes_per_detection=1, detections_per_class=3,
-        use_regular_nms=False, nms_score_threshold=0.3, nms_iou_threshold=0.5, num_classes=3,
-        y_scale=10.0, x_scale=10.0, h_scale=5.0, w_scale=5.0,
+        max_detections=5,
+        max_classes_per_detection=1,
+        detections_per_class=3,
+        use_regular_nms=False,
+        nms_score_threshold=0.3,
+        nms_iou_threshold=0.5,
+        num_classes=3,
+        y_scale=10.0,
+        x_scale=10.0,
+        h_scale=5.0,
+        w_scale=5.0,
     )
     opts.update(overrides)
     return opts
 
 
-def detection_model(opts: dict, boxes: int, background: bool = True, anchors=None,
-                    dtype=np.float32, qparams=None, classes=None) -> tuple[bytes, np.ndarray]:
+def detection_model(
+    opts: dict,
+    boxes: int,
+    background: bool = True,
+    anchors=None,
+    dtype=np.float32,
+    qparams=None,
+    classes=None,
+) -> tuple[bytes, np.ndarray]:
     rng = np.random.default_rng(11)
     if anchors is None:
         centre = rng.uniform(0.1, 0.9, (boxes, 2))
@@ -40,12 +55,17 @@ def detection_model(opts: dict, boxes: int, background: bool = True, anchors=Non
     mb = ModelBuilder()
     q = qparams or {}
     enc = mb.input("box_encodings", (1, boxes, 4), dtype, quantization=q.get("boxes"))
-    scores = mb.input("scores", (1, boxes, classes), q.get("scores_dtype", dtype),
-                      quantization=q.get("scores"))
+    scores = mb.input(
+        "scores", (1, boxes, classes), q.get("scores_dtype", dtype), quantization=q.get("scores")
+    )
     anchor = mb.const("anchors", anchors, quantization=q.get("anchors"))
     n = opts["max_detections"] * opts["max_classes_per_detection"]
-    outs = [mb.tensor("boxes", (1, n, 4)), mb.tensor("classes", (1, n)),
-            mb.tensor("scores_out", (1, n)), mb.tensor("count", (1,))]
+    outs = [
+        mb.tensor("boxes", (1, n, 4)),
+        mb.tensor("classes", (1, n)),
+        mb.tensor("scores_out", (1, n)),
+        mb.tensor("count", (1,)),
+    ]
     blob = flexbuffers.Dumps({k: v for k, v in opts.items() if v is not None})
     mb.op(OP, [enc, scores, anchor], outs, custom_options=blob)
     mb.output(*outs)
@@ -60,13 +80,18 @@ def float_inputs(boxes: int, classes: int, seed: int = 3) -> list[np.ndarray]:
 
 
 def compare(model: bytes, inputs, opts: dict) -> list[np.ndarray]:
-    """Every output of ours == the oracle's, where the oracle writes it."""
+    """Every output of ours (reference and optimized) == the oracle's, where it writes it."""
     want = run_litert(model, inputs)
-    ours = run_kernels(model, inputs)
+    for optimized in (False, True):
+        ours = run_kernels(model, inputs, optimized=optimized)
+        _compare_written(ours, want, opts, "optimized" if optimized else "reference")
+    return want
+
+
+def _compare_written(ours, want, opts: dict, kind: str) -> None:
     count = int(want[3][0])
-    assert_matches(ours[3], want[3], "num_detections")
+    assert_matches(ours[3], want[3], f"{kind} num_detections")
     per = opts["max_classes_per_detection"]
-    written = count * per
     if not opts.get("use_regular_nms"):
         # The fast path writes min(max_classes, num_classes) entries per detection and
         # leaves the rest of the buffers alone; ours are zero there.
@@ -75,14 +100,12 @@ def compare(model: bytes, inputs, opts: dict) -> list[np.ndarray]:
         for k in range(count):
             mask[k * per : k * per + columns] = True
         for out in ours[:3]:
-            assert not np.any(out[0][~mask]), "unwritten entries must be zero"
+            assert not np.any(out[0][~mask]), f"{kind}: unwritten entries must be zero"
     else:
         mask = np.ones(opts["max_detections"] * per, bool)
-    assert_matches(ours[0][0][mask], want[0][0][mask], "boxes")
-    assert_matches(ours[1][0][mask], want[1][0][mask], "classes")
-    assert_matches(ours[2][0][mask], want[2][0][mask], "scores")
-    assert written <= mask.size
-    return want
+    assert_matches(ours[0][0][mask], want[0][0][mask], f"{kind} boxes")
+    assert_matches(ours[1][0][mask], want[1][0][mask], f"{kind} classes")
+    assert_matches(ours[2][0][mask], want[2][0][mask], f"{kind} scores")
 
 
 CASES = {
@@ -94,7 +117,9 @@ CASES = {
     "regular": {"use_regular_nms": True},
     "regular_many": {"use_regular_nms": True, "detections_per_class": 10, "max_detections": 8},
     "regular_per_class_over_max": {
-        "use_regular_nms": True, "detections_per_class": 20, "max_detections": 4,
+        "use_regular_nms": True,
+        "detections_per_class": 20,
+        "max_detections": 4,
     },
     "regular_default_per_class": {"use_regular_nms": True, "detections_per_class": None},
     "regular_high_threshold": {"use_regular_nms": True, "nms_score_threshold": 0.9},
@@ -112,10 +137,19 @@ def test_matches_oracle(name, background):
     compare(model, float_inputs(30, classes), opts)
 
 
-def test_many_classes_regular():
-    opts = options(num_classes=12, use_regular_nms=True, detections_per_class=5, max_detections=10)
-    model, _ = detection_model(opts, boxes=60)
-    compare(model, float_inputs(60, 13, seed=8), opts)
+@pytest.mark.parametrize("regular", [False, True])
+def test_ssd_sized(regular):
+    """SSD MobileNet's shape: 1917 anchors, 90 classes plus background, 100 detections."""
+    opts = options(
+        num_classes=90,
+        use_regular_nms=regular,
+        max_detections=100,
+        detections_per_class=100,
+        nms_iou_threshold=0.6,
+    )
+    model, _ = detection_model(opts, boxes=1917)
+    encodings, scores = float_inputs(1917, 91, seed=8)
+    compare(model, [encodings, scores**8], opts)  # mostly low scores, like a real detector
 
 
 @pytest.mark.parametrize("regular", [False, True])
@@ -135,10 +169,12 @@ def test_decoded_boxes_follow_the_anchors():
     """Zero encodings decode to the anchors themselves (corner form)."""
     opts = options(nms_score_threshold=0.0, max_detections=4, nms_iou_threshold=1.0)
     model, anchors = detection_model(opts, boxes=4)
-    scores = np.array([[[0, 0.9, 0, 0], [0, 0.8, 0, 0], [0, 0.7, 0, 0], [0, 0.6, 0, 0]]],
-                      np.float32)
-    boxes, classes, got_scores, count = run_kernels(model, [np.zeros((1, 4, 4), np.float32),
-                                                            scores])
+    scores = np.array(
+        [[[0, 0.9, 0, 0], [0, 0.8, 0, 0], [0, 0.7, 0, 0], [0, 0.6, 0, 0]]], np.float32
+    )
+    boxes, classes, got_scores, count = run_kernels(
+        model, [np.zeros((1, 4, 4), np.float32), scores]
+    )
     y, x, h, w = anchors.T
     corners = np.stack([y - h / 2, x - w / 2, y + h / 2, x + w / 2], axis=1)
     np.testing.assert_allclose(boxes[0], corners, rtol=1e-6)

@@ -11,7 +11,7 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator, FullyConnectedOptionsWeightsFormat
 from edgelite.schema.generated.options import FullyConnectedOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 from tests.oracle import run_litert
 
 
@@ -89,7 +89,9 @@ def test_fully_connected_float32_two_inputs_and_runtime_weights():
         (
             np.float32,
             np.float32,
-            FullyConnectedOptions(weights_format=FullyConnectedOptionsWeightsFormat.SHUFFLED4x16INT8),
+            FullyConnectedOptions(
+                weights_format=FullyConnectedOptionsWeightsFormat.SHUFFLED4x16INT8
+            ),
             (2, 4),
             "SHUFFLED4x16INT8",
         ),
@@ -106,3 +108,11 @@ def test_fully_connected_rejects(x_dtype, w_dtype, opts, x_shape, message):
     mb.output(y)
     with pytest.raises(PrepareError, match=message):
         run_kernels(mb.to_bytes(), [np.zeros(x_shape, x_dtype)])
+
+
+def test_fully_connected_float32_two_threads(monkeypatch):
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(5)
+    weights, bias = rand(rng, 100, 256), rand(rng, 100)
+    model = fc_model((65, 256), weights, bias, (65, 100), FullyConnectedOptions(Act.RELU))
+    check_against_oracle(model, [rand(rng, 65, 256)])

@@ -12,10 +12,14 @@ from edgelite.schema.generated.options import GatherOptions
 from tests.kernel_runner import run_kernels
 from tests.kernels._shape_helpers import (
     MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
     Const,
     Out,
     Var,
     check,
+    check_mismatched_quantization,
+    check_threads,
     op_model,
     prepare_blind,
     rand,
@@ -63,8 +67,9 @@ def test_gather_out_of_bounds_fails_like_the_oracle(bad):
     model, feeds = op_model(
         Op.GATHER, [Var(x), Var(np.array([0, bad], np.int32))], [Out()], GatherOptions()
     )
-    with pytest.raises(KernelInvokeError, match="out of bounds"):
-        run_kernels(model, feeds)
+    for optimized in (False, True):
+        with pytest.raises(KernelInvokeError, match="out of bounds"):
+            run_kernels(model, feeds, optimized=optimized)
     with pytest.raises(RuntimeError):
         run_litert(model, feeds)
 
@@ -114,7 +119,36 @@ def test_embedding_lookup(table_shape, dtype):
     check(Op.EMBEDDING_LOOKUP, [Var(ids), Const(table)], Out(dtype))
 
 
+def test_embedding_lookup_out_of_bounds():
+    table = np.zeros([4, 2], np.float32)
+    model, feeds = op_model(
+        Op.EMBEDDING_LOOKUP, [Var(np.array([1, 4], np.int32)), Const(table)], [Out()]
+    )
+    for optimized in (False, True):
+        with pytest.raises(KernelInvokeError, match="out of bounds"):
+            run_kernels(model, feeds, optimized=optimized)
+    with pytest.raises(RuntimeError):
+        run_litert(model, feeds)
+
+
 def test_embedding_lookup_hybrid_rejected():
     table = np.zeros([4, 2], np.int8)
     with pytest.raises(PrepareError, match="hybrid"):
         prepare_blind(Op.EMBEDDING_LOOKUP, [Var(np.array([1], np.int32)), Const(table)], Out())
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int64, np.bool_])
+def test_gather_optimized_threads(axis, dtype):
+    rng = np.random.default_rng(9)
+    x = rand(rng, [6, 5, 7], dtype)
+    idx = rng.integers(0, x.shape[axis], [4, 3]).astype(np.int32)
+    check_threads(Op.GATHER, [Var(x), Var(idx)], Out(dtype), GatherOptions(axis=axis))
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    out = Out(np.int8, Q_OUT)
+    operands = [x, Const([1, 0], np.int32)]
+    check_mismatched_quantization(Op.GATHER, operands, out, GatherOptions(axis=1), 2)
+    check_mismatched_quantization(Op.GATHER_ND, [x, Const([[0, 1]], np.int32)], out)

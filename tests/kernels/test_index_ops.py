@@ -9,7 +9,18 @@ from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.enums import TensorType
 from edgelite.schema.generated.options import CumsumOptions, UniqueOptions
-from tests.kernels._shape_helpers import MOVE_DTYPES, Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    prepare_blind,
+    rand,
+)
 
 
 @pytest.mark.parametrize("shape", [[7], [3, 4], [2, 3, 4]])
@@ -78,3 +89,11 @@ def test_cumsum(axis, exclusive, reverse, dtype):
 def test_cumsum_quantized_rejected():
     with pytest.raises(PrepareError, match="quantized"):
         prepare_blind(Op.CUMSUM, [Var(np.zeros([3], np.int8)), Const(np.int32(0))], Out(np.int8))
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    operands = [x, Const([1], np.int32)]
+    check_mismatched_quantization(Op.REVERSE_V2, operands, Out(np.int8, Q_OUT), version=3)
+    outs = [Out(np.int8, Q_OUT), Out(np.int32)]
+    check_mismatched_quantization(Op.TOPK_V2, [x, Const(np.int32(2))], outs, version=2)

@@ -22,7 +22,11 @@ from edgelite.schema.generated.options import (
     UnidirectionalSequenceLSTMOptions,
 )
 from tests.kernels.keras_rnn import keras_lstm_model
-from tests.kernels.stateful_runner import check_stateful, run_kernels_stateful
+from tests.kernels.stateful_runner import (
+    check_interpreter_stateful,
+    check_stateful,
+    run_kernels_stateful,
+)
 
 
 def add_cell(
@@ -140,6 +144,21 @@ CONFIGS = {
     "flat_state": {"h_shape": (10,)},
     "version4": {"version": 4},
     "wide": {"batch": 3, "time": 5, "cell": 16},
+    # From 4 batch rows on the optimized kernel takes its GEMM-per-step path.
+    "batch5": {"batch": 5, "time": 3, "cell": 8},
+    "batch5_everything": {
+        "batch": 5,
+        "time": 3,
+        "cell": 6,
+        "output": 4,
+        "peephole": True,
+        "layer_norm": True,
+        "projection": True,
+        "projection_bias": True,
+        "proj_clip": 0.5,
+        "cell_clip": 0.8,
+    },
+    "batch4_cifg_time_major": {"batch": 4, "cifg": True, "time_major": True},
 }
 
 
@@ -293,6 +312,7 @@ BIDI_CONFIGS = {
     "aux_weights": {"aux": "weights"},
     "aux_weights_cifg_merge": {"aux": "weights", "cifg": True, "merge": True},
     "aux_bw_input": {"aux": "bw_input", "time_major": False},
+    "batch4_aux_weights_merge": {"aux": "weights", "merge": True, "batch": 4},
 }
 
 
@@ -323,3 +343,15 @@ def test_bidirectional_batch_major_merge_keeps_batches_apart():
         ours = run_kernels_stateful(model, invokes, optimized)
         for a, b in zip(ours, together):
             np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["plain", "layer_norm_full", "batch5_everything"])
+def test_through_interpreter(name):
+    model, x_shape = lstm_model(CONFIGS[name])
+    check_interpreter_stateful(model, sequence_inputs(x_shape))
+
+
+def test_keras_and_bidirectional_through_interpreter():
+    check_interpreter_stateful(keras_lstm_model(True), sequence_inputs((2, 5, 3), seed=4))
+    model, shapes = bidi_model(BIDI_CONFIGS["aux_weights_cifg_merge"])
+    check_interpreter_stateful(model, multi_inputs(shapes))

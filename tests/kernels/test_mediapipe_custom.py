@@ -16,7 +16,7 @@ import pytest
 from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.generated.enums import ActivationFunctionType as Act
-from edgelite.schema.generated.enums import BuiltinOperator, Padding
+from edgelite.schema.generated.enums import BuiltinOperator, Padding, TensorType
 from edgelite.schema.generated.options import Pool2DOptions, TransposeConvOptions
 from tests.kernel_runner import run_kernels
 from tests.oracle import assert_matches, run_litert
@@ -31,8 +31,10 @@ def transpose_conv_size(size: int, filt: int, stride: int, padding: int) -> tupl
 
 def transpose_conv_models(x_shape, w, bias, stride, padding) -> tuple[bytes, bytes, tuple]:
     """The custom op and the equivalent builtin TRANSPOSE_CONV (with bias) model."""
-    (oh, _), (ow, _) = (transpose_conv_size(x_shape[1], w.shape[1], stride[0], padding),
-                        transpose_conv_size(x_shape[2], w.shape[2], stride[1], padding))
+    (oh, _), (ow, _) = (
+        transpose_conv_size(x_shape[1], w.shape[1], stride[0], padding),
+        transpose_conv_size(x_shape[2], w.shape[2], stride[1], padding),
+    )
     out_shape = (x_shape[0], oh, ow, w.shape[0])
     custom = ModelBuilder()
     x = custom.input("x", x_shape)
@@ -46,8 +48,11 @@ def transpose_conv_models(x_shape, w, bias, stride, padding) -> tuple[bytes, byt
     shape = builtin.const("shape", np.array(out_shape, np.int32))
     ins = [shape, builtin.const("w", w), x, builtin.const("b", bias)]
     y = builtin.tensor("y", out_shape)
-    opts = TransposeConvOptions(padding=Padding.SAME if padding == SAME else Padding.VALID,
-                                stride_h=stride[0], stride_w=stride[1])
+    opts = TransposeConvOptions(
+        padding=Padding.SAME if padding == SAME else Padding.VALID,
+        stride_h=stride[0],
+        stride_w=stride[1],
+    )
     builtin.op(BuiltinOperator.TRANSPOSE_CONV, ins, [y], opts, version=3)
     builtin.output(y)
     return custom.to_bytes(), builtin.to_bytes(), out_shape
@@ -88,8 +93,10 @@ def test_transpose_conv_bias(case):
     custom, builtin, out_shape = transpose_conv_models(x_shape, w, bias, stride, padding)
     (ours,) = run_kernels(custom, [x])
     assert_matches(ours, run_litert(builtin, [x])[0], "vs TRANSPOSE_CONV + bias")
-    pad = (transpose_conv_size(x_shape[1], kh, stride[0], padding)[1],
-           transpose_conv_size(x_shape[2], kw, stride[1], padding)[1])
+    pad = (
+        transpose_conv_size(x_shape[1], kh, stride[0], padding)[1],
+        transpose_conv_size(x_shape[2], kw, stride[1], padding)[1],
+    )
     assert_matches(ours, transpose_conv_loop(x, w, bias, stride, pad, out_shape), "vs loop")
 
 
@@ -121,8 +128,10 @@ def pool_geometry(h, w, stride, filt, padding):
         oh, ow = -(-h // stride[0]), -(-w // stride[1])
     else:
         oh, ow = (h - filt[0] + stride[0]) // stride[0], (w - filt[1] + stride[1]) // stride[1]
-    pad = (max(((oh - 1) * stride[0] + filt[0] - h) // 2, 0),
-           max(((ow - 1) * stride[1] + filt[1] - w) // 2, 0))
+    pad = (
+        max(((oh - 1) * stride[0] + filt[0] - h) // 2, 0),
+        max(((ow - 1) * stride[1] + filt[1] - w) // 2, 0),
+    )
     return (oh, ow), pad
 
 
@@ -142,15 +151,24 @@ def pool_models(x_shape, stride, filt, padding, act):
     custom = ModelBuilder()
     x = custom.input("x", x_shape)
     outs = [custom.tensor("y", out_shape), custom.tensor("argmax", out_shape)]
-    custom.op("MaxPoolingWithArgmax2D", [x], outs, custom_options=pool_blob(padding, stride, filt,
-                                                                           int(act)))
+    custom.op(
+        "MaxPoolingWithArgmax2D",
+        [x],
+        outs,
+        custom_options=pool_blob(padding, stride, filt, int(act)),
+    )
     custom.output(*outs)
     builtin = ModelBuilder()
     x = builtin.input("x", x_shape)
     y = builtin.tensor("y", out_shape)
-    opts = Pool2DOptions(padding=Padding.SAME if padding == SAME else Padding.VALID,
-                         stride_h=stride[0], stride_w=stride[1], filter_height=filt[0],
-                         filter_width=filt[1], fused_activation_function=act)
+    opts = Pool2DOptions(
+        padding=Padding.SAME if padding == SAME else Padding.VALID,
+        stride_h=stride[0],
+        stride_w=stride[1],
+        filter_height=filt[0],
+        filter_width=filt[1],
+        fused_activation_function=act,
+    )
     builtin.op(BuiltinOperator.MAX_POOL_2D, [x], [y], opts)
     builtin.output(y)
     return custom.to_bytes(), builtin.to_bytes()
@@ -167,7 +185,8 @@ def test_max_pool_with_argmax(case):
     assert_matches(pooled, run_litert(builtin, [x])[0], "vs MAX_POOL_2D")
     out_hw, pad = pool_geometry(x_shape[1], x_shape[2], stride, filt, padding)
     act_range = {Act.RELU: (0, np.inf), Act.RELU6: (0, 6), Act.RELU_N1_TO_1: (-1, 1)}.get(
-        act, (-np.inf, np.inf))
+        act, (-np.inf, np.inf)
+    )
     want_pooled, want_indices = pool_argmax_loop(x, stride, filt, pad, out_hw, act_range)
     assert_matches(pooled, want_pooled, "vs loop")
     assert_matches(indices, want_indices, "argmax indices")
@@ -209,8 +228,10 @@ def test_max_unpooling(case):
     mb.op("MaxUnpooling2D", ins, [y], custom_options=pool_blob(SAME, stride, filt))
     mb.output(y)
     (ours,) = run_kernels(mb.to_bytes(), [x, indices])
-    pad = (max(((x_shape[1] - 1) * stride[0] + filt[0] - out_shape[1]) // 2, 0),
-           max(((x_shape[2] - 1) * stride[1] + filt[1] - out_shape[2]) // 2, 0))
+    pad = (
+        max(((x_shape[1] - 1) * stride[0] + filt[0] - out_shape[1]) // 2, 0),
+        max(((x_shape[2] - 1) * stride[1] + filt[1] - out_shape[2]) // 2, 0),
+    )
     assert_matches(ours, unpool_loop(x, indices, stride, filt, pad, out_shape), "vs loop")
 
 
@@ -248,3 +269,70 @@ def test_rejects_quantized_transpose_conv():
     mb.output(y)
     with pytest.raises(PrepareError, match="only float32"):
         run_kernels(mb.to_bytes(), [np.zeros((1, 2, 2, 1), np.int8)])
+
+
+def _expose_custom_outputs(blob: bytes) -> bytes:
+    """The model with every custom op's output added to the model outputs."""
+    from edgelite.schema import read_model, write_model
+
+    model = read_model(blob)
+    for op in model.main.operators:
+        if model.operator_codes[op.opcode_index].custom_code:
+            model.main.outputs.extend(i for i in op.outputs if i not in model.main.outputs)
+    return write_model(model)
+
+
+def _with_builtin_transpose_conv(blob: bytes) -> bytes:
+    """The model with each Convolution2DTransposeBias replaced by TRANSPOSE_CONV + bias."""
+    from edgelite.schema import read_model, write_model
+    from edgelite.schema.model import Tensor
+
+    model = read_model(blob)
+    sg = model.main
+    code = model.opcode_index(BuiltinOperator.TRANSPOSE_CONV, 3)
+    for op in sg.operators:
+        if model.operator_codes[op.opcode_index].custom_code != "Convolution2DTransposeBias":
+            continue
+        padding, stride_w, stride_h = struct.unpack_from("<3i", bytes(op.custom_options))
+        out_shape = np.array(sg.tensors[op.outputs[0]].shape, np.int32)
+        shape = sg.add_tensor(
+            Tensor(
+                name=f"{sg.tensors[op.outputs[0]].name}/shape",
+                shape=[4],
+                type=TensorType.INT32,
+                buffer=model.add_buffer(out_shape),
+            )
+        )
+        x, w, b = op.inputs
+        op.opcode_index, op.inputs, op.custom_options = code, [shape, w, x, b], None
+        op.builtin_options = TransposeConvOptions(
+            padding=Padding.SAME if padding == SAME else Padding.VALID,
+            stride_w=stride_w,
+            stride_h=stride_h,
+        )
+    return write_model(model)
+
+
+def test_selfie_segmentation_whole_model():
+    """MediaPipe's real selfie segmenter through edgelite's Interpreter == the official
+    runtime running the same model with its custom op swapped for the builtin. The custom
+    op's output (the mask logits) is exposed too: on synthetic input the final mask is all
+    but zero, the logits are not."""
+    from edgelite.interpreter import Interpreter
+    from tests.zoo.real_models import ensure_real_models
+
+    (model,) = ensure_real_models(["selfie_segmentation"])
+    blob = _expose_custom_outputs(model.path.read_bytes())
+    x = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 3)).astype(np.float32)
+    ys, xs = np.mgrid[0:256, 0:256] / 255.0
+    x[0, :, :, 0] = (np.sin(6 * ys) * np.cos(4 * xs) + 1) / 2  # some structure to segment
+    want = run_litert(_with_builtin_transpose_conv(blob), [x])
+    interp = Interpreter(model_content=blob)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    got = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    assert len(got) == len(want) == 2
+    assert float(np.ptp(want[1])) > 1.0, "the logits should vary over the image"
+    for a, b, what in zip(got, want, ("mask", "logits")):
+        assert_matches(a, b, f"selfie segmentation {what}")

@@ -10,7 +10,19 @@ from edgelite.schema.builder import quant
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.enums import MirrorPadMode
 from edgelite.schema.generated.options import MirrorPadOptions
-from tests.kernels._shape_helpers import MOVE_DTYPES, Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    check_threads,
+    prepare_blind,
+    rand,
+)
 
 PADDINGS = [
     ([4], [[1, 2]]),
@@ -84,3 +96,24 @@ def test_mirror_pad_rejects_too_wide_reflect():
     operands = [Var(np.zeros([3], np.float32)), Const([[3, 0]], np.int32)]
     with pytest.raises(PrepareError, match="too large"):
         prepare_blind(Op.MIRROR_PAD, operands, Out(), MirrorPadOptions(MirrorPadMode.REFLECT))
+
+
+@pytest.mark.parametrize(
+    "shape, pads",
+    [([1, 23, 17, 8], [[0, 0], [1, 2], [2, 1], [0, 0]]), ([3, 5, 7], [[1, 1], [0, 0], [3, 2]])],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int16, np.int64])
+def test_pad_optimized_threads(shape, pads, dtype):
+    x = rand(np.random.default_rng(7), shape, dtype)
+    check_threads(Op.PAD, [Var(x), Const(pads, np.int32)], Out(dtype))
+    check_threads(Op.PADV2, [Var(x), Const(pads, np.int32), Var(np.array(3, dtype))], Out(dtype))
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    pads = Const([[0, 0], [0, 1], [1, 0], [0, 0]], np.int32)
+    out = Out(np.int8, Q_OUT)
+    check_mismatched_quantization(Op.PAD, [x, pads], out, version=2)
+    constant = Const(np.int8(3), quantization=Q_IN)
+    check_mismatched_quantization(Op.PADV2, [x, pads, constant], out, version=2)
+    check_mismatched_quantization(Op.MIRROR_PAD, [x, pads], out, MirrorPadOptions(), 2)

@@ -12,7 +12,7 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator, Padding
 from edgelite.schema.generated.options import Pool2DOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 from tests.oracle import run_litert
 
 OPS = [BuiltinOperator.AVERAGE_POOL_2D, BuiltinOperator.MAX_POOL_2D, BuiltinOperator.L2_POOL_2D]
@@ -78,8 +78,9 @@ def test_pool_float32_versions():
     rng = np.random.default_rng(3)
     opts = Pool2DOptions(Padding.VALID, 2, 2, 2, 2)
     for code in OPS[:2]:
-        check_against_oracle(pool_model(code, (1, 4, 4, 3), (1, 2, 2, 3), opts, version=3),
-                             [rand(rng, 1, 4, 4, 3)])  # fmt: skip
+        check_against_oracle(
+            pool_model(code, (1, 4, 4, 3), (1, 2, 2, 3), opts, version=3), [rand(rng, 1, 4, 4, 3)]
+        )
 
 
 def test_pool_optimized_extension_is_built():
@@ -100,3 +101,25 @@ def test_pool_rejects(code, dtype, opts, message):
     model = pool_model(code, (1, 4, 4, 2), (1, 3, 3, 2), opts, dtype=dtype)
     with pytest.raises(PrepareError, match=message):
         run_kernels(model, [np.zeros((1, 4, 4, 2), dtype)])
+
+
+@pytest.mark.parametrize("code", OPS, ids=lambda c: c.name)
+@pytest.mark.parametrize("seed", range(6))
+def test_pool_float32_random_geometry(code, seed):
+    rng = np.random.default_rng(300 + seed)
+    fh, fw = (int(v) for v in rng.integers(1, 5, 2))
+    sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+    padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
+    h, w, c = int(rng.integers(fh, 14)), int(rng.integers(fw, 14)), int(rng.integers(1, 24))
+    oh, ow = out_size(h, fh, sh, padding), out_size(w, fw, sw, padding)
+    model = pool_model(code, (1, h, w, c), (1, oh, ow, c), Pool2DOptions(padding, sw, sh, fw, fh))
+    check_against_oracle(model, [rand(rng, 1, h, w, c)])
+
+
+@pytest.mark.parametrize("code", OPS, ids=lambda c: c.name)
+def test_pool_float32_two_threads(monkeypatch, code):
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(9)
+    opts = Pool2DOptions(Padding.SAME, 2, 2, 3, 3, Act.RELU)
+    model = pool_model(code, (2, 65, 63, 36), (2, 33, 32, 36), opts)
+    check_against_oracle(model, [rand(rng, 2, 65, 63, 36)])

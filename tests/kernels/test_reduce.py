@@ -9,7 +9,18 @@ from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.builder import quant
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.options import ReducerOptions
-from tests.kernels._shape_helpers import Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    check_threads,
+    prepare_blind,
+    rand,
+)
 
 AXES = [[1], [0, 2], [-1], [2, -1, 2], [], [0, 1, 2], [1, 2]]
 ARITH_OPS = [Op.MEAN, Op.SUM, Op.REDUCE_PROD, Op.REDUCE_MAX, Op.REDUCE_MIN]
@@ -92,3 +103,19 @@ def test_reduce_rejects_bad_axis():
     operands = [Var(np.zeros([2, 3], np.float32)), Const([2], np.int32)]
     with pytest.raises(PrepareError, match="out of range"):
         prepare_blind(Op.SUM, operands, Out(), ReducerOptions())
+
+
+@pytest.mark.parametrize("op", [Op.MEAN, Op.SUM, Op.REDUCE_MAX, Op.REDUCE_MIN])
+@pytest.mark.parametrize("axes", [[1, 2], [3], [0], [0, 1, 2, 3]])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+def test_reduce_optimized_threads(op, axes, dtype):
+    """Sizes past one 256-wide chunk and odd row lengths, split over two threads."""
+    x = rand(np.random.default_rng(8), [2, 5, 3, 301], dtype)
+    check_threads(op, [Var(x), Const(axes, np.int32)], Out(dtype), ReducerOptions(keep_dims=True))
+
+
+@pytest.mark.parametrize("op", [Op.REDUCE_MAX, Op.REDUCE_MIN])
+def test_mismatched_quantization(op):
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    operands = [x, Const([1], np.int32)]
+    check_mismatched_quantization(op, operands, Out(np.int8, Q_OUT), ReducerOptions(), 2)

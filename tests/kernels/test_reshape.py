@@ -8,7 +8,18 @@ import pytest
 from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.options import ReshapeOptions, SqueezeOptions
-from tests.kernels._shape_helpers import MOVE_DTYPES, Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    prepare_blind,
+    rand,
+)
 
 
 @pytest.mark.parametrize("dtype", MOVE_DTYPES)
@@ -74,3 +85,16 @@ def test_expand_dims_runtime_axis():
     axis = np.array([1], np.int32)
     assert prepare_blind(Op.EXPAND_DIMS, [Var(x), Var(axis)], Out(np.int16)).dynamic
     check(Op.EXPAND_DIMS, [Var(x), Var(axis)], Out(np.int16))
+
+
+@pytest.mark.parametrize(
+    "code, extra, options",
+    [
+        (Op.RESHAPE, [Const([6, 4], np.int32)], None),
+        (Op.SQUEEZE, [], SqueezeOptions([0])),
+        (Op.EXPAND_DIMS, [Const(0, np.int32)], None),
+    ],
+)
+def test_mismatched_quantization(code, extra, options):
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    check_mismatched_quantization(code, [x, *extra], Out(np.int8, Q_OUT), options)

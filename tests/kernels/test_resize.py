@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from edgelite.interpreter.kernels.base import PrepareError
-from edgelite.schema.builder import ModelBuilder
-from edgelite.schema.builder import quant
+from edgelite.schema.builder import ModelBuilder, quant
 from edgelite.schema.generated.enums import BuiltinOperator
 from edgelite.schema.generated.options import ResizeBilinearOptions, ResizeNearestNeighborOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 
 BILINEAR, NEAREST = BuiltinOperator.RESIZE_BILINEAR, BuiltinOperator.RESIZE_NEAREST_NEIGHBOR
 
@@ -20,7 +19,11 @@ def resize_model(code, x_shape, size, align, half, dtype=np.float32, version=3, 
     mb = ModelBuilder()
     q = quant(0.5, 3) if dtype != np.float32 else None
     x = mb.input("x", x_shape, dtype, quantization=q)
-    s = mb.input("size", (2,), np.int32) if runtime_size else mb.const("size", np.array(size, np.int32))
+    s = (
+        mb.input("size", (2,), np.int32)
+        if runtime_size
+        else mb.const("size", np.array(size, np.int32))
+    )
     y = mb.tensor("y", (x_shape[0], *size, x_shape[3]), dtype, quantization=q)
     options = ResizeBilinearOptions if code == BILINEAR else ResizeNearestNeighborOptions
     mb.op(code, [x, s], [y], options(align, half), version=version)
@@ -82,3 +85,11 @@ def test_resize_rejects(code, dtype, align, half, message):
     model = resize_model(code, (1, 2, 2, 1), (4, 4), align, half, dtype)
     with pytest.raises(PrepareError, match=message):
         run_kernels(model, [np.zeros((1, 2, 2, 1), dtype)])
+
+
+@pytest.mark.parametrize("code", [BILINEAR, NEAREST], ids=lambda c: c.name)
+def test_resize_float32_two_threads(monkeypatch, code):
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(4)
+    model = resize_model(code, (2, 40, 41, 36), (81, 79), False, True)
+    check_against_oracle(model, [rand(rng, 2, 40, 41, 36)])

@@ -15,12 +15,23 @@ from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator
 from edgelite.schema.generated.options import RNNOptions, SequenceRNNOptions
-from tests.kernels.stateful_runner import check_stateful, run_kernels_stateful
+from tests.kernels.stateful_runner import (
+    check_interpreter_stateful,
+    check_stateful,
+    run_kernels_stateful,
+)
 
 
 def rnn_model(
-    batch=2, time=4, n_input=3, units=5, act=Act.TANH, time_major=False, single_step=False,
-    version=1, seed=0,
+    batch=2,
+    time=4,
+    n_input=3,
+    units=5,
+    act=Act.TANH,
+    time_major=False,
+    single_step=False,
+    version=1,
+    seed=0,
 ) -> tuple[bytes, tuple[int, ...]]:
     rng = np.random.default_rng(seed)
     if single_step:
@@ -35,12 +46,18 @@ def rnn_model(
     h = mb.tensor("h", (batch, units), is_variable=True)
     y = mb.tensor("y", (*x_shape[:-1], units))
     if single_step:
-        mb.op(BuiltinOperator.RNN, [x, w, r, b, h], [y],
-              RNNOptions(fused_activation_function=act), version=version)
+        mb.op(
+            BuiltinOperator.RNN,
+            [x, w, r, b, h],
+            [y],
+            RNNOptions(fused_activation_function=act),
+            version=version,
+        )
     else:
         opts = SequenceRNNOptions(time_major=time_major, fused_activation_function=act)
-        mb.op(BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN, [x, w, r, b, h], [y], opts,
-              version=version)
+        mb.op(
+            BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN, [x, w, r, b, h], [y], opts, version=version
+        )
     mb.output(y)
     return mb.to_bytes(), x_shape
 
@@ -60,6 +77,8 @@ CASES = {
     "sign_bit": {"act": Act.SIGN_BIT},
     "batch1_long": {"batch": 1, "time": 9},
     "wide": {"batch": 3, "units": 17, "n_input": 6},
+    "batch5": {"batch": 5, "units": 7},  # the optimized kernel's GEMM-per-step path
+    "batch4_time_major_relu": {"batch": 4, "time_major": True, "act": Act.RELU},
     "version3": {"version": 3},
 }
 
@@ -105,3 +124,9 @@ def test_rejects_wrong_state_shape():
     m.main.tensors[m.main.operators[0].inputs[4]].shape = [5, 2]
     with pytest.raises(PrepareError, match="hidden state"):
         run_kernels_stateful(write_model(m), invokes(shape, count=1))
+
+
+@pytest.mark.parametrize("name", ["tanh", "batch5"])
+def test_through_interpreter(name):
+    model, shape = rnn_model(**CASES[name])
+    check_interpreter_stateful(model, invokes(shape))

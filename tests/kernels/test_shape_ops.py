@@ -9,7 +9,17 @@ from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.enums import TensorType
 from edgelite.schema.generated.options import ShapeOptions
-from tests.kernels._shape_helpers import Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    prepare_blind,
+    rand,
+)
 
 
 @pytest.mark.parametrize("shape", [[], [3], [2, 0, 4], [1, 2, 3, 4, 5]])
@@ -77,3 +87,9 @@ def test_range_rejects_wrong_direction():
     with pytest.raises(PrepareError, match="never gets there"):
         prepare_blind(Op.RANGE, operands, Out(np.int32))
     assert prepare_blind(Op.RANGE, [Var(np.int32(0)), *operands[1:]], Out(np.int32)).dynamic
+
+
+def test_fill_mismatched_quantization():
+    value = Var(np.int8(5), quantization=Q_IN)
+    operands = [Const([2, 2], np.int32), value]
+    check_mismatched_quantization(Op.FILL, operands, Out(np.int8, Q_OUT), version=3)

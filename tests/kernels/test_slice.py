@@ -8,7 +8,18 @@ import pytest
 from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.options import StridedSliceOptions
-from tests.kernels._shape_helpers import MOVE_DTYPES, Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    prepare_blind,
+    rand,
+)
 
 
 @pytest.mark.parametrize(
@@ -140,3 +151,12 @@ def test_strided_slice_rejects_zero_stride():
         prepare_blind(
             Op.STRIDED_SLICE, [*operands, Const([0], np.int32)], Out(), StridedSliceOptions()
         )
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    begin, end = Const([0, 0, 0, 0], np.int32), Const([1, 1, 2, 2], np.int32)
+    out = Out(np.int8, Q_OUT)
+    check_mismatched_quantization(Op.SLICE, [x, begin, end], out, version=2)
+    operands = [x, begin, end, Const([1, 1, 1, 1], np.int32)]
+    check_mismatched_quantization(Op.STRIDED_SLICE, operands, out, StridedSliceOptions(), 2)

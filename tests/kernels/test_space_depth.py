@@ -9,7 +9,18 @@ from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.builder import quant
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.options import DepthToSpaceOptions, SpaceToDepthOptions
-from tests.kernels._shape_helpers import Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    check_threads,
+    prepare_blind,
+    rand,
+)
 
 DTYPES = [np.float32, np.int8, np.uint8, np.int32, np.int64]
 
@@ -82,3 +93,23 @@ def test_batch_space_runtime_block_is_dynamic():
     operands = [Var(x), Var(np.array([2, 2], np.int32)), Const([[0, 0], [0, 0]], np.int32)]
     assert prepare_blind(Op.SPACE_TO_BATCH_ND, operands).dynamic
     check(Op.SPACE_TO_BATCH_ND, operands)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int64])
+def test_depth_space_optimized_threads(dtype):
+    x = rand(np.random.default_rng(6), [2, 9, 7, 12], dtype)
+    check_threads(Op.DEPTH_TO_SPACE, [Var(x)], Out(dtype), DepthToSpaceOptions(2))
+    y = rand(np.random.default_rng(7), [2, 9, 6, 5], dtype)
+    check_threads(Op.SPACE_TO_DEPTH, [Var(y)], Out(dtype), SpaceToDepthOptions(3))
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    out = Out(np.int8, Q_OUT)
+    check_mismatched_quantization(Op.DEPTH_TO_SPACE, [x], out, DepthToSpaceOptions(2), 2)
+    y = Var(np.zeros([1, 2, 2, 1], np.int8), quantization=Q_IN)
+    check_mismatched_quantization(Op.SPACE_TO_DEPTH, [y], out, SpaceToDepthOptions(2), 2)
+    block, zeros = Const([2, 1], np.int32), Const([[0, 0], [0, 0]], np.int32)
+    check_mismatched_quantization(Op.SPACE_TO_BATCH_ND, [x, block, zeros], out, version=2)
+    z = Var(np.zeros([2, 2, 3, 4], np.int8), quantization=Q_IN)
+    check_mismatched_quantization(Op.BATCH_TO_SPACE_ND, [z, block, zeros], out, version=2)

@@ -15,7 +15,11 @@ from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator
 from edgelite.schema.generated.options import SVDFOptions
-from tests.kernels.stateful_runner import check_stateful, run_kernels_stateful
+from tests.kernels.stateful_runner import (
+    check_interpreter_stateful,
+    check_stateful,
+    run_kernels_stateful,
+)
 
 
 def svdf_model(
@@ -81,3 +85,8 @@ def test_rejects_quantized_input():
     mb.output(y)
     with pytest.raises(PrepareError, match="quantized SVDF"):
         run_kernels_stateful(mb.to_bytes(), [[np.zeros((1, 3), np.int8)]])
+
+
+def test_through_interpreter():
+    model, shape = svdf_model(rank=2, memory=4)
+    check_interpreter_stateful(model, invokes(shape))

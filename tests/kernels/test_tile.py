@@ -7,7 +7,18 @@ import pytest
 
 from edgelite.interpreter.kernels.base import PrepareError
 from edgelite.schema.generated.enums import BuiltinOperator as Op
-from tests.kernels._shape_helpers import MOVE_DTYPES, Const, Out, Var, check, prepare_blind, rand
+from tests.kernels._shape_helpers import (
+    MOVE_DTYPES,
+    Q_IN,
+    Q_OUT,
+    Const,
+    Out,
+    Var,
+    check,
+    check_mismatched_quantization,
+    prepare_blind,
+    rand,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +67,11 @@ def test_broadcast_to_rejects_mismatch():
     operands = [Var(np.zeros([3], np.float32)), Const([2, 4], np.int32)]
     with pytest.raises(PrepareError, match="does not broadcast"):
         prepare_blind(Op.BROADCAST_TO, operands, Out(), version=2)
+
+
+def test_mismatched_quantization():
+    x = Var(np.arange(24, dtype=np.int8).reshape(1, 2, 3, 4), quantization=Q_IN)
+    out = Out(np.int8, Q_OUT)
+    check_mismatched_quantization(Op.TILE, [x, Const([1, 2, 1, 1], np.int32)], out, version=3)
+    operands = [x, Const([2, 2, 3, 4], np.int32)]
+    check_mismatched_quantization(Op.BROADCAST_TO, operands, out, version=3)

@@ -11,7 +11,7 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator, Padding
 from edgelite.schema.generated.options import TransposeConvOptions
 from tests.kernel_runner import run_kernels
-from tests.kernels.float_oracle import check_against_oracle, rand
+from tests.kernels.float_oracle import check_against_oracle, rand, with_threads
 from tests.oracle import run_litert
 
 
@@ -69,8 +69,9 @@ def test_transpose_conv_float32_tanh_is_applied():
     rng = np.random.default_rng(2)
     weights, bias, x = rand(rng, 3, 3, 3, 2), rand(rng, 3), rand(rng, 1, 3, 3, 2)
     plain = TransposeConvOptions(Padding.SAME, 2, 2)
-    expected = [np.tanh(run_litert(tconv_model((1, 3, 3, 2), weights, bias, (1, 6, 6, 3), plain),
-                                   [x])[0])]  # fmt: skip
+    expected = [
+        np.tanh(run_litert(tconv_model((1, 3, 3, 2), weights, bias, (1, 6, 6, 3), plain), [x])[0])
+    ]
     opts = TransposeConvOptions(Padding.SAME, 2, 2, Act.TANH)
     model = tconv_model((1, 3, 3, 2), weights, bias, (1, 6, 6, 3), opts, version=4)
     check_against_oracle(model, [x], expected)
@@ -98,7 +99,18 @@ def test_transpose_conv_rejects(x_shape, out_shape, dtype, message):
     w = mb.const("w", np.ones((2, 3, 3, 2), dtype))
     x = mb.input("x", x_shape, dtype)
     y = mb.tensor("y", out_shape, dtype)
-    mb.op(BuiltinOperator.TRANSPOSE_CONV, [shape, w, x], [y], TransposeConvOptions(Padding.SAME, 2, 2))
+    mb.op(
+        BuiltinOperator.TRANSPOSE_CONV, [shape, w, x], [y], TransposeConvOptions(Padding.SAME, 2, 2)
+    )
     mb.output(y)
     with pytest.raises(PrepareError, match=message):
         run_kernels(mb.to_bytes(), [np.zeros(x_shape, dtype)])
+
+
+def test_transpose_conv_float32_two_threads(monkeypatch):
+    with_threads(monkeypatch, 2)
+    rng = np.random.default_rng(6)
+    weights, bias = rand(rng, 16, 3, 3, 32), rand(rng, 16)
+    opts = TransposeConvOptions(Padding.SAME, 2, 2, Act.RELU)
+    model = tconv_model((2, 16, 17, 32), weights, bias, (2, 32, 34, 16), opts, version=4)
+    check_against_oracle(model, [rand(rng, 2, 16, 17, 32)])

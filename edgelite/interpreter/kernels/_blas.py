@@ -1,15 +1,23 @@
-"""Honour the interpreter's ``num_threads`` in numpy's BLAS (OpenBLAS).
+"""GEMM for the float kernels: numpy's BLAS (OpenBLAS), honouring ``num_threads``.
 
-The GEMM-based kernels (conv, fully connected, batch matmul ...) hand their big matrix
-products to ``numpy.matmul``, i.e. to the BLAS numpy was built with. OpenBLAS runs its
-own thread pool sized to every core at import time: on a small shared machine that
-oversubscribes the cores (measured 2-10x slower than one thread on this project's
-2-core box) and ignores the thread count the user asked for. ``OPENBLAS_NUM_THREADS``
-only works before numpy is imported, so instead we find the already loaded OpenBLAS
-(numpy's wheels bundle ``scipy_openblas``) and call its ``set_num_threads`` before each
-GEMM-using kernel when the wanted count changes. Nothing happens at import; when no
-OpenBLAS can be found (MKL, Accelerate, a system BLAS under another name) this is a
-no-op and the BLAS keeps its own threading.
+The GEMM-based kernels (conv, fully connected, transpose conv ...) need the BLAS numpy
+was built with. Two problems with plain ``numpy.matmul``:
+
+- OpenBLAS runs its own thread pool sized to every core at import time. That ignores
+  the thread count the user asked for, and next to our own OpenMP threads (the Cython
+  kernels) two pools of spinning threads fight for the same cores: measured 10-50x
+  slower at num_threads=2 on this project's 2-core machine.
+  ``OPENBLAS_NUM_THREADS`` only works before numpy is imported.
+- Bias and activation need a second pass over the output.
+
+So we find the already loaded OpenBLAS (numpy's wheels bundle ``scipy_openblas``; the
+files in ``/proc/self/maps`` or ``numpy.libs``), keep it at one thread with its
+``set_num_threads``, and call its ``cblas_sgemm`` from Cython (``_conv.gemm_bias_act``)
+with the rows split across our OpenMP threads and bias/activation fused per block.
+This sets OpenBLAS's thread count process-wide (other numpy code in the process then
+runs single-threaded BLAS). Nothing happens at import. When no OpenBLAS is found (MKL,
+Accelerate, a system BLAS under another name) ``gemm`` falls back to numpy matmul and
+the BLAS keeps its own threading.
 """
 
 from __future__ import annotations
@@ -21,6 +29,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+try:
+    from ._conv import bias_act, gemm_bias_act
+except ImportError:  # extensions not built: only the numpy reference kernels run
+    bias_act = gemm_bias_act = None
+
 # Symbol names across OpenBLAS builds: numpy's scipy-openblas (64-bit ints, prefixed
 # and suffixed), plain OpenBLAS with 64-bit ints, plain OpenBLAS.
 _SETTERS = (
@@ -30,7 +43,18 @@ _SETTERS = (
     "openblas_set_num_threads",
 )
 
+# cblas_sgemm under the same builds' names, with whether its integers are 64-bit.
+_SGEMMS = (
+    ("scipy_cblas_sgemm64_", True),
+    ("cblas_sgemm64_", True),
+    ("scipy_cblas_sgemm", False),
+    ("cblas_sgemm", False),
+)
+
 _state: dict[str, object] = {}
+
+# Below this many rows gemm() leaves the product to numpy (gemv), see gemm().
+MIN_GEMM_ROWS = 4
 
 
 def _loaded_blas_paths() -> list[str]:
@@ -90,3 +114,65 @@ def use_blas_threads(num_threads: int) -> None:
         setter(wanted)  # type: ignore[operator]
     _state["threads"] = wanted
 
+
+def sgemm_pointer() -> tuple[int, bool] | None:
+    """(address of OpenBLAS's cblas_sgemm, whether it takes 64-bit ints), or None.
+
+    Only offered together with a working thread-count setter: callers run the GEMM
+    single-threaded from their own OpenMP threads.
+    """
+    if "sgemm" not in _state:
+        found = None
+        if blas_available():
+            for lib in _libraries():
+                for name, is_64 in _SGEMMS:
+                    fn = getattr(lib, name, None)
+                    if fn is not None:
+                        found = (ctypes.cast(fn, ctypes.c_void_p).value or 0, is_64)
+                        break
+                if found:
+                    break
+        _state["sgemm"] = found
+    return _state["sgemm"]  # type: ignore[return-value]
+
+
+def gemm(
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+    *,
+    bias: np.ndarray | None = None,
+    low: float = -np.inf,
+    high: float = np.inf,
+    b_transposed: bool = False,
+    num_threads: int = 1,
+) -> None:
+    """out[...] = clamp(a @ b + bias, low, high) for C-contiguous float32 2-D arrays.
+
+    With numpy's OpenBLAS found, the GEMM is called from Cython without the GIL, its
+    rows split across ``num_threads`` OpenMP threads (OpenBLAS itself kept at one
+    thread, so two thread pools never compete for the cores), with the bias filled in
+    first and the clamp applied while each block is in cache. Otherwise numpy matmul
+    with the BLAS thread count set, then one fused bias/clamp pass. ``b`` is [K, N],
+    or [N, K] with ``b_transposed``.
+    """
+    bias = _NO_BIAS if bias is None else bias
+    pointer = sgemm_pointer() if gemm_bias_act is not None else None
+    if pointer is not None and a.shape[0] < MIN_GEMM_ROWS:
+        # A few rows (a fully connected layer on one sample) is a matrix-vector
+        # product: numpy dispatches it to gemv, which skips sgemm's packing of b.
+        use_blas_threads(1)
+        np.matmul(a, b.T if b_transposed else b, out=out)
+        bias_act(out, bias, low, high, 1)
+        return
+    if pointer is not None:
+        use_blas_threads(1)
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # no-ops for arena views
+        gemm_bias_act(a, b, b_transposed, bias, out, low, high, pointer[0], pointer[1], num_threads)
+        return
+    use_blas_threads(num_threads)
+    np.matmul(a, b.T if b_transposed else b, out=out)
+    bias_act(out, bias, low, high, num_threads)
+
+
+_NO_BIAS = np.empty(0, np.float32)

@@ -10,6 +10,7 @@ little arithmetic per byte for a GEMM to pay off.
 from cython.parallel cimport prange
 
 from ._simd cimport f32x4, f32x4_add, f32x4_clamp, f32x4_load, f32x4_splat, f32x4_store
+from ._threads cimport threads_for
 
 ctypedef float float32_t
 
@@ -55,10 +56,9 @@ def bias_act(float32_t[:, ::1] out, const float32_t[::1] bias, float lo, float h
         return
     if bias.shape[0]:
         b = &bias[0]
-    # Row blocks of >= 64 rows keep thread start-up cost negligible.
-    step = max(64, (rows + num_threads - 1) // max(num_threads, 1))
-    for r0 in prange(0, rows, step, nogil=True, num_threads=max(num_threads, 1),
-                     schedule="static"):
+    num_threads = threads_for(<double>rows * cols, num_threads)
+    step = (rows + num_threads - 1) // num_threads
+    for r0 in prange(0, rows, step, nogil=True, num_threads=num_threads, schedule="static"):
         _bias_act_rows(&out[r0, 0], b, min(step, rows - r0), cols, lo, hi)
 
 
@@ -117,8 +117,8 @@ def im2col(const float32_t[:, :, ::1] x, float32_t[:, ::1] cols, int oy0, int oy
         raise ValueError(f"channel slice {c0}:{c0 + cg} outside {x.shape[2]} channels")
     if ow <= 0 or oy1 <= oy0:
         return
-    for oy in prange(oy0, oy1, nogil=True, num_threads=max(num_threads, 1),
-                     schedule="static"):
+    num_threads = threads_for(<double>(oy1 - oy0) * ow * k, num_threads)
+    for oy in prange(oy0, oy1, nogil=True, num_threads=num_threads, schedule="static"):
         _im2col_row(x, &cols[(oy - oy0) * ow, 0], oy, ow, kh, kw, sh, sw, dh, dw,
                     pad_t, pad_l, c0, cg)
 
@@ -155,3 +155,74 @@ def col2im_add(const float32_t[:, ::1] cols, float32_t[:, :, ::1] out, int in_h,
         for iy in range(in_h):
             _col2im_row(&cols[iy * in_w, 0], out, iy, in_w, kh, kw, sh, sw, pad_t, pad_l)
 
+
+# cblas_sgemm as numpy's OpenBLAS exports it (64-bit or 32-bit integer builds).
+ctypedef void (*sgemm64_t)(int, int, int, long long, long long, long long, float,
+                           const float32_t*, long long, const float32_t*, long long, float,
+                           float32_t*, long long) noexcept nogil
+ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float32_t*, int,
+                           const float32_t*, int, float, float32_t*, int) noexcept nogil
+
+cdef enum:
+    ROW_MAJOR = 101
+    NO_TRANS = 111
+    TRANS = 112
+
+
+cdef void _gemm_rows(const float32_t* a, const float32_t* b, const float32_t* bias,
+                     float32_t* out, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k,
+                     Py_ssize_t ldb, int trans_b, float32_t lo, float32_t hi, bint clamp,
+                     size_t sgemm, bint int64) noexcept nogil:
+    # out = bias (or 0), then out += a @ b (beta = 1: OpenBLAS would otherwise spend the
+    # same pass zero-filling for beta = 0), then clamp while the rows are in cache.
+    cdef Py_ssize_t r, c
+    for r in range(rows):
+        for c in range(n):
+            out[r * n + c] = bias[c] if bias != NULL else 0
+    if k > 0:
+        if int64:
+            (<sgemm64_t>sgemm)(ROW_MAJOR, NO_TRANS, trans_b, rows, n, k, 1.0, a, k, b, ldb,
+                               1.0, out, n)
+        else:
+            (<sgemm32_t>sgemm)(ROW_MAJOR, NO_TRANS, trans_b, <int>rows, <int>n, <int>k, 1.0,
+                               a, <int>k, b, <int>ldb, 1.0, out, <int>n)
+    if clamp:
+        _bias_act_rows(out, NULL, rows, n, lo, hi)
+
+
+def gemm_bias_act(const float32_t[:, ::1] a, const float32_t[:, ::1] b, bint b_transposed,
+                  const float32_t[::1] bias, float32_t[:, ::1] out, float lo, float hi,
+                  size_t sgemm, bint int64, int num_threads=1):
+    """out = clamp(a @ b + bias, lo, hi) (a @ b^T with ``b_transposed``), no GIL.
+
+    ``sgemm`` is the address of numpy's OpenBLAS ``cblas_sgemm`` (``int64``: its
+    integers are 64-bit), which must be set to one thread: with ``num_threads`` > 1
+    the rows are split across this module's OpenMP threads, each calling the
+    single-threaded GEMM on its own rows, so only one thread pool is ever busy.
+    """
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = out.shape[1], r0, step
+    cdef Py_ssize_t b_k = b.shape[1] if b_transposed else b.shape[0]
+    cdef Py_ssize_t b_n = b.shape[0] if b_transposed else b.shape[1]
+    cdef const float32_t* bias_ptr = NULL
+    cdef const float32_t* b_ptr = NULL
+    cdef int trans_b = TRANS if b_transposed else NO_TRANS
+    cdef bint clamp = lo > -3.4e38 or hi < 3.4e38
+    if sgemm == 0:
+        raise ValueError("no cblas_sgemm address")
+    if out.shape[0] != m or b_k != k or b_n != n:
+        raise ValueError(f"GEMM shapes do not match: {m}x{k} @ {b_k}x{b_n} -> {m}x{n}")
+    if bias.shape[0] not in (0, n):
+        raise ValueError(f"bias has {bias.shape[0]} values for {n} columns")
+    if not int64 and max(m, n, k) >= 2 ** 31:
+        raise ValueError("matrix too large for a 32-bit BLAS")
+    if m == 0 or n == 0:
+        return
+    if bias.shape[0]:
+        bias_ptr = &bias[0]
+    if k > 0:
+        b_ptr = &b[0, 0]
+    num_threads = threads_for(<double>m * n * max(k, 1), num_threads)
+    step = (m + num_threads - 1) // num_threads
+    for r0 in prange(0, m, step, nogil=True, num_threads=num_threads, schedule="static"):
+        _gemm_rows(&a[r0, 0] if k > 0 else NULL, b_ptr, bias_ptr, &out[r0, 0],
+                   min(step, m - r0), n, k, b.shape[1], trans_b, lo, hi, clamp, sgemm, int64)

@@ -10,6 +10,7 @@ across all taps, so every output is written exactly once, bias and activation fu
 from cython.parallel cimport prange
 
 from ._simd cimport f32x4, f32x4_clamp, f32x4_load, f32x4_madd, f32x4_splat, f32x4_store
+from ._threads cimport threads_for
 
 ctypedef float float32_t
 
@@ -265,8 +266,8 @@ def depthwise_conv(const float32_t[:, :, :, ::1] x, const float32_t[:, :, ::1] w
         b_ptr = &bias[0]
     mult = oc // c
     cdef Geometry g = Geometry(h, wd, c, kh, kw, sh, sw, dh, dw, pad_t, pad_l)
-    for row in prange(batches * oh, nogil=True, num_threads=max(num_threads, 1),
-                      schedule="static"):
+    num_threads = threads_for(<double>batches * oh * ow * oc * kh * kw, num_threads)
+    for row in prange(batches * oh, nogil=True, num_threads=num_threads, schedule="static"):
         b = row // oh
         oy = row % oh
         if mult == 1 and kh * kw <= MAX_TAPS:

@@ -60,6 +60,9 @@ class Cell:
 
 @dataclass(frozen=True)
 class LstmData:
+    """The prepared op: one cell (two for BIDIRECTIONAL), where their sequences come from
+    and go to, and the options they share."""
+
     cells: tuple[Cell, ...]
     sources: tuple[int, ...]  # input position of each cell's sequence
     aux: int  # aux sequence position (with aux weights), -1 when unused
@@ -88,6 +91,7 @@ class Packed:
 
 
 def weight_positions(cell: Cell) -> list[int]:
+    """Node input positions of every weight, bias and coefficient tensor of ``cell``."""
     groups = (cell.w_input, cell.w_aux, cell.w_recurrent, cell.peephole, cell.bias, cell.layer_norm)
     return [p for g in groups for p in g if p >= 0] + [
         p for p in (cell.projection, cell.projection_bias) if p >= 0

@@ -27,36 +27,40 @@ cdef enum:
     ACT_SIGN_BIT = 5
 
 
-cdef union _Bits:
-    float32_t f
-    int i
-
-
-cdef inline float32_t _exp(float32_t x) noexcept nogil:
-    # exp without libm, in plain arithmetic so loops over it vectorize: x = n ln2 + r with
-    # n rounded to nearest (the 1.5 * 2^23 trick), e^r by its degree-6 Taylor polynomial
-    # (|r| <= ln2 / 2: relative error < 2e-7), 2^n built in the exponent bits.
-    cdef float32_t n, r, p
-    cdef _Bits scale
-    x = <float32_t>88.0 if x > <float32_t>88.0 else x
-    x = <float32_t>-87.0 if x < <float32_t>-87.0 else x
-    n = (x * <float32_t>1.44269504 + <float32_t>12582912.0) - <float32_t>12582912.0
-    r = x - n * <float32_t>0.693145752 - n * <float32_t>1.42860677e-06
-    p = <float32_t>(1.0 / 720)
-    p = p * r + <float32_t>(1.0 / 120)
-    p = p * r + <float32_t>(1.0 / 24)
-    p = p * r + <float32_t>(1.0 / 6)
-    p = p * r + <float32_t>0.5
-    p = p * r + 1
-    p = p * r + 1
-    scale.i = (<int>n + 127) << 23
-    return p * scale.f
+cdef extern from *:
+    """
+    #include <string.h>
+    /* expf without the libm call (about 1.4x faster here, all in float): x = n ln2 + r
+       with n rounded to nearest (the 1.5 * 2^23 trick), e^r by its degree-6 Taylor
+       polynomial (|r| <= ln2 / 2: relative error < 3e-7), 2^n built in the exponent
+       bits. x is clamped to [-87, 88] so 2^n stays a normal float; NaN returns NaN
+       (before the float -> int conversion, which C leaves undefined for NaN). */
+    static inline float edgelite_recurrence_exp(float x) {
+        if (x != x) return x;
+        x = x > 88.0f ? 88.0f : x;
+        x = x < -87.0f ? -87.0f : x;
+        float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+        float r = x - n * 0.693145752f - n * 1.42860677e-06f;
+        float p = 1.0f / 720;
+        p = p * r + 1.0f / 120;
+        p = p * r + 1.0f / 24;
+        p = p * r + 1.0f / 6;
+        p = p * r + 0.5f;
+        p = p * r + 1.0f;
+        p = p * r + 1.0f;
+        int bits = ((int)n + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        return p * scale;
+    }
+    """
+    float _exp "edgelite_recurrence_exp"(float x) noexcept nogil
 
 
 cdef void _sigmoid_inplace(float32_t* v, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(n):
-        v[j] = 1 / (1 + _exp(-v[j]))
+        v[j] = <float32_t>1 / (<float32_t>1 + _exp(-v[j]))
 
 
 cdef void _act_inplace(float32_t* v, Py_ssize_t n, int kind) noexcept nogil:
@@ -64,7 +68,7 @@ cdef void _act_inplace(float32_t* v, Py_ssize_t n, int kind) noexcept nogil:
     cdef Py_ssize_t j
     if kind == ACT_TANH:
         for j in range(n):
-            v[j] = 1 - 2 / (_exp(2 * v[j]) + 1)
+            v[j] = <float32_t>1 - <float32_t>2 / (_exp(<float32_t>2 * v[j]) + <float32_t>1)
     elif kind == ACT_RELU:
         for j in range(n):
             v[j] = v[j] if v[j] > 0 else 0
@@ -113,7 +117,7 @@ cdef void _layer_norm(float32_t* v, const float32_t* coeff, const float32_t* bia
 
 
 cdef struct Config:
-    Py_ssize_t n_cell, n_output, n_gates, steps, offset
+    Py_ssize_t n_cell, n_output, n_gates, steps
     bint cifg, peephole, layer_norm, projection, projection_bias, forward
     int activation
     float32_t cell_clip, proj_clip
@@ -187,7 +191,7 @@ cdef void _run_batch(Py_ssize_t b, Config cfg, const float32_t[:, :, :] pre,
         _update_cell(&cfg, g, &c[b, 0], hb, &hidden[b, 0], peephole, norm, bias,
                      projection_t, proj_bias)
         for k in range(cfg.n_output):
-            out[t, b, cfg.offset + k] = hb[k]
+            out[t, b, k] = hb[k]
 
 
 def lstm_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurrent_t,
@@ -211,7 +215,6 @@ def lstm_sequence(const float32_t[:, :, :] pre, const float32_t[:, ::1] recurren
     cfg.n_output = h.shape[1]
     cfg.n_gates = 3 if cifg else 4
     cfg.steps = pre.shape[0]
-    cfg.offset = 0
     cfg.cifg, cfg.peephole, cfg.layer_norm = cifg, peephole_on, layer_norm
     cfg.projection, cfg.projection_bias = projection_on, projection_bias_on
     cfg.forward, cfg.activation = forward, activation

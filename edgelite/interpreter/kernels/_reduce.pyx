@@ -51,19 +51,6 @@ def plan(tuple shape, tuple axes):
     return outer, math.prod([shape[a] for a in reduced]), inner
 
 
-cdef inline value _combine(value acc, value x, int kind) noexcept nogil:
-    if kind == MAX:
-        return x if x > acc else acc
-    if kind == MIN:
-        return x if x < acc else acc
-    if value is int32_t:  # wrap like TFLite (signed overflow is undefined in C)
-        return <int32_t>(<uint32_t>acc + <uint32_t>x)
-    elif value is int64_t:
-        return <int64_t>(<uint64_t>acc + <uint64_t>x)
-    else:
-        return acc + x
-
-
 cdef inline int64_t _trunc_div(int64_t total, int64_t count) noexcept nogil:
     # C division truncates toward zero, which is what TFLite's integer MEAN does.
     return total / count
@@ -90,19 +77,47 @@ cdef inline float _float_sum(const float* x, Py_ssize_t count) noexcept nogil:
     return total
 
 
+cdef inline value _extreme(const value* x, Py_ssize_t count, bint largest) noexcept nogil:
+    # Four independent running extremes: a single one is bound by compare latency.
+    cdef value m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0]
+    cdef Py_ssize_t r = 0
+    if largest:
+        while r + 4 <= count:
+            m0 = x[r] if x[r] > m0 else m0
+            m1 = x[r + 1] if x[r + 1] > m1 else m1
+            m2 = x[r + 2] if x[r + 2] > m2 else m2
+            m3 = x[r + 3] if x[r + 3] > m3 else m3
+            r += 4
+        while r < count:
+            m0 = x[r] if x[r] > m0 else m0
+            r += 1
+        m0 = m1 if m1 > m0 else m0
+        m2 = m3 if m3 > m2 else m2
+        return m2 if m2 > m0 else m0
+    while r + 4 <= count:
+        m0 = x[r] if x[r] < m0 else m0
+        m1 = x[r + 1] if x[r + 1] < m1 else m1
+        m2 = x[r + 2] if x[r + 2] < m2 else m2
+        m3 = x[r + 3] if x[r + 3] < m3 else m3
+        r += 4
+    while r < count:
+        m0 = x[r] if x[r] < m0 else m0
+        r += 1
+    m0 = m1 if m1 < m0 else m0
+    m2 = m3 if m3 < m2 else m2
+    return m2 if m2 < m0 else m0
+
+
 cdef void _row_task(const value* x, value* out, Py_ssize_t count, int kind) noexcept nogil:
     # inner == 1: one output folds ``count`` adjacent inputs; one tight loop per kind
     # so the compiler can vectorize it.
     cdef Py_ssize_t r
-    cdef value acc = x[0]
+    cdef value acc
     cdef int64_t total = 0
-    cdef uint64_t wrapped = 0
-    if kind == MAX:
-        for r in range(1, count):
-            acc = x[r] if x[r] > acc else acc
-    elif kind == MIN:
-        for r in range(1, count):
-            acc = x[r] if x[r] < acc else acc
+    cdef uint32_t wrapped32 = 0
+    cdef uint64_t wrapped64 = 0
+    if kind == MAX or kind == MIN:
+        acc = _extreme(x, count, kind == MAX)
     elif value is float:
         acc = _float_sum(x, count)
         if kind == MEAN:
@@ -111,26 +126,33 @@ cdef void _row_task(const value* x, value* out, Py_ssize_t count, int kind) noex
         for r in range(count):
             total += <int64_t>x[r]
         acc = <value>_trunc_div(total, count)
-    else:
+    elif value is int32_t:
         # Two's-complement wrap-around, like TFLite; unsigned sums make it defined C.
         for r in range(count):
-            wrapped += <uint64_t>x[r]
-        acc = <value>wrapped
+            wrapped32 += <uint32_t>x[r]
+        acc = <value>wrapped32
+    else:
+        for r in range(count):
+            wrapped64 += <uint64_t>x[r]
+        acc = <value>wrapped64
     out[0] = acc
 
 
 cdef void _column_task(const value* x, value* out, Py_ssize_t count, Py_ssize_t inner,
                        Py_ssize_t width, int kind) noexcept nogil:
-    # inner > 1: ``width`` outputs, each folding ``count`` inputs ``inner`` apart.
+    # inner > 1: ``width`` outputs, each folding ``count`` inputs ``inner`` apart, in
+    # input order. One loop per kind (no branch inside) so the compiler vectorizes it.
     cdef Py_ssize_t r, j
+    cdef const value* row
     cdef int64_t* totals
     if kind == MEAN and value is not float:
         totals = <int64_t*>malloc(width * sizeof(int64_t))
         for j in range(width):
             totals[j] = 0
         for r in range(count):
+            row = x + r * inner
             for j in range(width):
-                totals[j] += <int64_t>x[r * inner + j]
+                totals[j] += <int64_t>row[j]
         for j in range(width):
             out[j] = <value>_trunc_div(totals[j], count)
         free(totals)
@@ -138,8 +160,22 @@ cdef void _column_task(const value* x, value* out, Py_ssize_t count, Py_ssize_t 
     for j in range(width):
         out[j] = x[j]
     for r in range(1, count):
-        for j in range(width):
-            out[j] = _combine(out[j], x[r * inner + j], kind)
+        row = x + r * inner
+        if kind == MAX:
+            for j in range(width):
+                out[j] = row[j] if row[j] > out[j] else out[j]
+        elif kind == MIN:
+            for j in range(width):
+                out[j] = row[j] if row[j] < out[j] else out[j]
+        elif value is int32_t:  # wrap-around sums, defined through unsigned arithmetic
+            for j in range(width):
+                out[j] = <int32_t>(<uint32_t>out[j] + <uint32_t>row[j])
+        elif value is int64_t:
+            for j in range(width):
+                out[j] = <int64_t>(<uint64_t>out[j] + <uint64_t>row[j])
+        else:
+            for j in range(width):
+                out[j] = out[j] + row[j]
     if value is float:
         if kind == MEAN:
             for j in range(width):

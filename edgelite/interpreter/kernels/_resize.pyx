@@ -9,6 +9,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from ._simd cimport f32x4, f32x4_add, f32x4_load, f32x4_mul, f32x4_splat, f32x4_store
+from ._threads cimport threads_for
 
 ctypedef float float32_t
 ctypedef int int32_t
@@ -69,8 +70,8 @@ def resize_bilinear(const float32_t[:, :, :, ::1] x, float32_t[:, :, :, ::1] out
             raise ValueError(f"source column out of range at output column {i}")
     if batches == 0 or oh == 0 or ow == 0 or c == 0:
         return
-    for row in prange(batches * oh, nogil=True, num_threads=max(num_threads, 1),
-                      schedule="static"):
+    num_threads = threads_for(<double>batches * oh * ow * c * 4, num_threads)
+    for row in prange(batches * oh, nogil=True, num_threads=num_threads, schedule="static"):
         b = row // oh
         oy = row % oh
         _bilinear_row(&x[b, y0[oy], 0, 0], &x[b, y1[oy], 0, 0], &out[b, oy, 0, 0], x0, x1,
@@ -94,8 +95,8 @@ def resize_nearest(const uint8_t[:, :, :, ::1] x, uint8_t[:, :, :, ::1] out,
             raise ValueError(f"source column out of range at output column {i}")
     if batches == 0 or oh == 0 or ow == 0 or nbytes == 0:
         return
-    for row in prange(batches * oh, nogil=True, num_threads=max(num_threads, 1),
-                      schedule="static"):
+    num_threads = threads_for(<double>batches * oh * ow * nbytes / 4, num_threads)
+    for row in prange(batches * oh, nogil=True, num_threads=num_threads, schedule="static"):
         b = row // oh
         oy = row % oh
         for ox in range(ow):

@@ -44,6 +44,7 @@ def known_values(info: TensorInfo | None) -> np.ndarray | None:
 
 
 def all_known(*infos: TensorInfo | None) -> bool:
+    """Whether prepare can see the values of every given tensor."""
     return all(known_values(info) is not None for info in infos)
 
 
@@ -100,7 +101,13 @@ def reject_quantized(node: Node, info: TensorInfo) -> None:
 
 
 def check_same_quantization(node: Node, a: TensorInfo, b: TensorInfo) -> None:
-    """Data movement on quantized tensors is a plain copy only when scale and zero point agree."""
+    """Quantized ``a`` and ``b`` must share scale and zero point.
+
+    Called exactly where the official runtime checks (EXPAND_DIMS, CONCATENATION,
+    PACK, UNPACK, PADV2's constant, MIRROR_PAD, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND,
+    REDUCE_MAX/MIN, FILL). The other moves (RESHAPE, TRANSPOSE, GATHER, SLICE ...)
+    copy raw values whatever the parameters, as TFLite does, to stay bit-exact.
+    """
     if a.dtype not in QUANTIZED_DTYPES:
         return
     if (a.scale, a.zero_point) != (b.scale, b.zero_point):
@@ -112,5 +119,6 @@ def check_same_quantization(node: Node, a: TensorInfo, b: TensorInfo) -> None:
 
 
 def check_num_outputs(node: Node, count: int) -> None:
+    """The node must have exactly ``count`` outputs (UNPACK, SPLIT, TOPK_V2 ...)."""
     if len(node.outputs) != count:
         raise PrepareError(f"{node.op} expects {count} outputs here, got {len(node.outputs)}")

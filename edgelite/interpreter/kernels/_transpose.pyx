@@ -95,15 +95,19 @@ def plan(tuple shape, tuple perm):
 cdef void _rows(const word* src, word* dst, Py_ssize_t count, Py_ssize_t row,
                 const Py_ssize_t* dims, const Py_ssize_t* src_strides, Py_ssize_t ndims,
                 int threads) noexcept nogil:
-    # The innermost axis stays innermost: copy ``count`` rows of ``row`` elements.
-    cdef Py_ssize_t k, d, rest, offset
-    for k in prange(count, num_threads=threads, schedule="static"):
-        rest = k
+    # The innermost axis stays innermost: copy ``count`` rows of ``row`` elements. The
+    # rows of the last outer axis are one task, so div/mod runs once per task.
+    cdef Py_ssize_t last = ndims - 1
+    cdef Py_ssize_t per_task = dims[last], step = src_strides[last]
+    cdef Py_ssize_t g, t, d, rest, offset
+    for g in prange(count // per_task, num_threads=threads, schedule="static"):
+        rest = g
         offset = 0
-        for d in range(ndims - 1, -1, -1):
+        for d in range(last - 1, -1, -1):
             offset = offset + (rest % dims[d]) * src_strides[d]
             rest = rest // dims[d]
-        memcpy(dst + k * row, src + offset, row * sizeof(word))
+        for t in range(per_task):
+            memcpy(dst + (g * per_task + t) * row, src + offset + t * step, row * sizeof(word))
 
 
 cdef void _strip(const word* src, word* dst, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t na,

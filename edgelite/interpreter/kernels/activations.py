@@ -2,10 +2,10 @@
 ELU HARD_SWISH GELU (exact erf form, or the tanh approximation when ``approximate``).
 
 The numpy reference writes straight into the output with ``out=`` ufunc passes.
-Where that takes several passes or a temporary (LOGISTIC, ELU, HARD_SWISH, GELU,
-LEAKY_RELU, PRELU) the optimized version is one fused Cython loop
-(``_elementwise.pyx``), split over ``num_threads``. The clamp family and TANH are one
-ufunc pass already and have no separate version.
+Where that takes several passes, a temporary or a slow ufunc (TANH, LOGISTIC, ELU,
+HARD_SWISH, GELU, LEAKY_RELU, PRELU) the optimized version is a fused, vectorized
+Cython loop (``_elementwise.pyx``), split over ``num_threads``. The RELU family is
+one clip pass already and has no separate version.
 
 Quantized (int8/uint8/int16) activations are a later piece of work.
 """
@@ -30,6 +30,7 @@ try:
         HARD_SWISH,
         LEAKY_RELU,
         LOGISTIC,
+        TANH,
         prelu_f32,
         unary_f32,
     )
@@ -37,6 +38,7 @@ try:
     # Kinds with a fused Cython loop.
     _FUSED = {
         "logistic": LOGISTIC,
+        "tanh": TANH,
         "elu": ELU,
         "hard_swish": HARD_SWISH,
         "leaky_relu": LEAKY_RELU,
@@ -285,7 +287,7 @@ KERNELS = {
         prepare=_prepare_for(op),
         invoke=invoke,
         versions=versions,
-        invoke_opt=invoke_opt if op not in _CLAMPS and op != BuiltinOperator.TANH else None,
+        invoke_opt=None if op in _CLAMPS else invoke_opt,
     )
     for op, versions in _VERSIONS.items()
 }

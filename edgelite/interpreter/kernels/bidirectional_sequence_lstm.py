@@ -19,6 +19,7 @@ FW_FIRST, BW_FIRST, STATES, AUX, FW_AUX, BW_AUX = 1, 18, 35, 39, 40, 44
 
 
 def prepare(node: Node) -> Prepared:
+    """Validate both cells, the aux input and the states; output shapes per merge_outputs."""
     opts = node.options or BidirectionalSequenceLSTMOptions()
     if len(node.inputs) != 48 or len(node.outputs) != (1 if opts.merge_outputs else 2):
         raise PrepareError("expects 48 inputs and 2 outputs (1 with merge_outputs)")

@@ -147,7 +147,6 @@ def _prepare_split(node: Node) -> Prepared:
     axis_info, x = node.input(0), node.input(1)
     for out in node.outputs:
         check_same_dtype(node, x, out)
-        check_same_quantization(node, x, out)
     if not all_known(axis_info):
         return Prepared(dynamic=True)
     axis = normalize_axis(scalar_index(axis_info, "axis", (np.int32,)), len(x.shape))
@@ -164,7 +163,6 @@ def _prepare_split_v(node: Node) -> Prepared:
     x, sizes_info, axis_info = node.input(0), node.input(1), node.input(2)
     for out in node.outputs:
         check_same_dtype(node, x, out)
-        check_same_quantization(node, x, out)
     if not all_known(sizes_info, axis_info):
         return Prepared(dynamic=True)
     axis = normalize_axis(scalar_index(axis_info, "axis", (np.int32,)), len(x.shape))

@@ -22,13 +22,13 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
-from ._blas import use_blas_threads
+from ._blas import gemm
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 try:
-    from ._conv import bias_act, im2col
+    from ._conv import im2col
 except ImportError:  # extensions not built: the reference kernel still runs
-    bias_act = im2col = None
+    im2col = None
 
 INPUT, FILTER, BIAS = 0, 1, 2
 
@@ -164,23 +164,24 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM (1x1) or chunked im2col + GEMM, fused bias/activation epilogue."""
     x, out = inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
+    bias = bias.reshape(-1)
     weights = data.weights
     if weights is None:  # a runtime filter: re-layout it on every invoke
         weights = gemm_weights(inputs[FILTER], data.groups)
-    use_blas_threads(data.num_threads)
     if data.pointwise:
-        out2d = out.reshape(-1, out.shape[3])
-        np.matmul(x.reshape(-1, x.shape[3]), weights[0], out=out2d)
-        bias_act(out2d, bias.reshape(-1), data.low, data.high, data.num_threads)
+        _gemm(data, x.reshape(-1, x.shape[3]), weights[0], out.reshape(-1, out.shape[3]), bias)
     else:
         for b in range(x.shape[0]):
-            _im2col_gemm(data, x[b], weights, bias.reshape(-1), out[b])
+            _im2col_gemm(data, x[b], weights, bias, out[b])
     if data.tanh:
         np.tanh(out, out=out)
 
 
-def _im2col_gemm(data: OpData, image: np.ndarray, weights, bias, out: np.ndarray) -> None:
-    """One image, a chunk of output rows at a time: im2col, GEMM per group, epilogue."""
+def _im2col_gemm(
+    data: OpData, image: np.ndarray, weights: np.ndarray, bias: np.ndarray, out: np.ndarray
+) -> None:
+    """One image, a chunk of output rows at a time: im2col, then a GEMM per group."""
+    assert data.scratch is not None  # prepared for every non-pointwise convolution
     oh, ow, out_c = out.shape
     group_in, group_out = weights.shape[1] // (data.kernel[0] * data.kernel[1]), weights.shape[2]
     out_rows = out.reshape(oh * ow, out_c)
@@ -191,12 +192,17 @@ def _im2col_gemm(data: OpData, image: np.ndarray, weights, bias, out: np.ndarray
         for g in range(data.groups):
             im2col(image, cols, oy0, oy1, ow, data.window, g * group_in, group_in, data.num_threads)
             if data.groups == 1:
-                np.matmul(cols, weights[0], out=out_rows[rows])
+                _gemm(data, cols, weights[0], out_rows[rows], bias)
             else:
+                assert data.group_out is not None
                 staged = data.group_out[: (oy1 - oy0) * ow]
-                np.matmul(cols, weights[g], out=staged)
-                out_rows[rows, g * group_out : (g + 1) * group_out] = staged
-        bias_act(out_rows[rows], bias, data.low, data.high, data.num_threads)
+                group = slice(g * group_out, (g + 1) * group_out)
+                _gemm(data, cols, weights[g], staged, bias[group] if bias.size else None)
+                out_rows[rows, group] = staged
+
+
+def _gemm(data: OpData, a: np.ndarray, b: np.ndarray, out: np.ndarray, bias) -> None:
+    gemm(a, b, out, bias=bias, low=data.low, high=data.high, num_threads=data.num_threads)
 
 
 KERNELS = {

@@ -5,8 +5,8 @@ bias [units] (optional). Output [size / K, units], or with keep_num_dims the inp
 shape with the last dim replaced by ``units`` (the input's last dim must then be K).
 Fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH. weights_format DEFAULT only.
 
-Optimized path: one BLAS GEMM (numpy matmul on the [out, in] weights seen
-transposed; no copy) into the output, then a fused bias + activation pass.
+Optimized path: one BLAS GEMM on the [out, in] weights as they are (transposed
+operand, no copy), straight into the output with bias and activation fused.
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). The
 SHUFFLED4x16INT8 weights format, quantized and hybrid (int8 weights, float input)
@@ -21,13 +21,13 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, FullyConnectedOptionsWeightsFormat
 from . import _window as win
-from ._blas import use_blas_threads
+from ._blas import gemm
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 try:
-    from ._conv import bias_act
+    from ._conv import gemm_bias_act
 except ImportError:  # extensions not built: the reference kernel still runs
-    bias_act = None
+    gemm_bias_act = None
 
 INPUT, WEIGHTS, BIAS = 0, 1, 2
 
@@ -98,9 +98,16 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     out2d = out.reshape(data.rows, -1)
-    use_blas_threads(data.num_threads)
-    np.matmul(x.reshape(data.rows, -1), weights.T, out=out2d)
-    bias_act(out2d, bias.reshape(-1), data.low, data.high, data.num_threads)
+    gemm(
+        x.reshape(data.rows, -1),
+        weights,
+        out2d,
+        bias=bias.reshape(-1),
+        low=data.low,
+        high=data.high,
+        b_transposed=True,
+        num_threads=data.num_threads,
+    )
     if data.tanh:
         np.tanh(out, out=out)
 
@@ -110,6 +117,6 @@ KERNELS = {
         prepare=prepare,
         invoke=invoke,
         versions=(1, 14),
-        invoke_opt=invoke_opt if bias_act is not None else None,
+        invoke_opt=invoke_opt if gemm_bias_act is not None else None,
     ),
 }

@@ -18,10 +18,14 @@ from ._shape_util import (
     all_known,
     check_plain,
     check_same_dtype,
-    check_same_quantization,
     index_values,
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+
+try:
+    from . import _gather as fast  # type: ignore[attr-defined]
+except ImportError:  # extensions not built: the reference kernels still run
+    fast = None  # type: ignore[assignment]
 
 GATHER_INDEX_DTYPES = (np.int16, np.int32, np.int64)
 
@@ -37,13 +41,14 @@ class GatherData:
     axis: int  # in the params tensor
     batch_dims: int
     batch: int  # product of the batch dimensions
+    outer: int  # product of the params dimensions before axis
+    num_threads: int = 1
 
 
 def _prepare_gather(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, idx, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     check_dtype(idx, GATHER_INDEX_DTYPES, "indices")
     rank, idx_rank = len(x.shape), len(idx.shape)
     opts = node.options
@@ -62,7 +67,8 @@ def _prepare_gather(node: Node) -> Prepared:
         )
     shape = x.shape[:axis] + idx.shape[batch_dims:] + x.shape[axis + 1 :]
     batch = math.prod(x.shape[:batch_dims])
-    return Prepared([shape], data=GatherData(axis, batch_dims, batch))
+    outer = math.prod(x.shape[:axis])
+    return Prepared([shape], data=GatherData(axis, batch_dims, batch, outer, node.num_threads))
 
 
 def _invoke_gather(data: GatherData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
@@ -79,6 +85,22 @@ def _invoke_gather(data: GatherData, inputs: list[np.ndarray], outputs: list[np.
         np.take(xb[b], ib[b], axis=data.axis - bd, out=ob[b], mode="clip")
 
 
+def _invoke_gather_opt(
+    data: GatherData, inputs: list[np.ndarray], outputs: list[np.ndarray]
+) -> None:
+    """Row memcpys in ``_gather.pyx``; batched gathers use the reference."""
+    x, idx, out = inputs[0], inputs[1], outputs[0]
+    if data.batch_dims:
+        _invoke_gather(data, inputs, outputs)
+        return
+    rows = x.shape[data.axis]
+    bad = fast.run(x, idx, out, data.outer, rows, data.num_threads)
+    if bad >= 0:
+        raise KernelInvokeError(
+            f"GATHER: index {idx.reshape(-1)[bad]} is out of bounds (limit {rows})"
+        )
+
+
 @dataclass(frozen=True)
 class GatherNdData:
     depth: int  # how many leading params dimensions one index addresses
@@ -89,7 +111,6 @@ def _prepare_gather_nd(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, idx, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     check_dtype(idx, GATHER_INDEX_DTYPES, "indices")
     if not idx.shape:
         raise PrepareError(f"indices {idx.name!r} must have at least one dimension")
@@ -108,7 +129,7 @@ def _flat_positions(idx: np.ndarray, dims: tuple[int, ...], op: str) -> np.ndarr
     _check_bounds(vectors, np.array(dims, np.int64), op)
     if not dims:
         return np.zeros(len(vectors), np.int64)
-    return np.ravel_multi_index(tuple(vectors.T), dims)
+    return np.asarray(np.ravel_multi_index(tuple(vectors.T), dims))
 
 
 def _invoke_gather_nd(
@@ -166,8 +187,18 @@ def _prepare_embedding_lookup(node: Node) -> Prepared:
             f"hybrid EMBEDDING_LOOKUP ({table.dtype.name} table, {out.dtype.name} output) "
             "not supported yet"
         )
-    check_same_quantization(node, table, out)
     return Prepared([ids.shape + table.shape[1:]])
+
+
+def _invoke_embedding_lookup_opt(
+    data: None, inputs: list[np.ndarray], outputs: list[np.ndarray]
+) -> None:
+    ids, table = inputs
+    bad = fast.run(table, ids, outputs[0], 1, table.shape[0])
+    if bad >= 0:
+        raise KernelInvokeError(
+            f"EMBEDDING_LOOKUP: index {ids[bad]} is out of bounds (limit {table.shape[0]})"
+        )
 
 
 def _invoke_embedding_lookup(
@@ -179,12 +210,20 @@ def _invoke_embedding_lookup(
 
 
 KERNELS = {
-    BuiltinOperator.GATHER: KernelSpec(_prepare_gather, _invoke_gather, versions=(1, 8)),
+    BuiltinOperator.GATHER: KernelSpec(
+        _prepare_gather,
+        _invoke_gather,
+        versions=(1, 8),
+        invoke_opt=_invoke_gather_opt if fast is not None else None,
+    ),
     BuiltinOperator.GATHER_ND: KernelSpec(_prepare_gather_nd, _invoke_gather_nd, versions=(1, 6)),
     BuiltinOperator.SCATTER_ND: KernelSpec(
         _prepare_scatter_nd, _invoke_scatter_nd, versions=(1, 1)
     ),
     BuiltinOperator.EMBEDDING_LOOKUP: KernelSpec(
-        _prepare_embedding_lookup, _invoke_embedding_lookup, versions=(1, 5)
+        _prepare_embedding_lookup,
+        _invoke_embedding_lookup,
+        versions=(1, 5),
+        invoke_opt=_invoke_embedding_lookup_opt if fast is not None else None,
     ),
 }

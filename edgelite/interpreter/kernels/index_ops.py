@@ -16,7 +16,6 @@ from ._shape_util import (
     check_num_outputs,
     check_plain,
     check_same_dtype,
-    check_same_quantization,
     index_values,
     known_values,
     normalize_axis,
@@ -49,7 +48,6 @@ def _prepare_unique(node: Node) -> Prepared:
     x, values, idx = node.input(0), node.outputs[0], node.outputs[1]
     check_dtype(x, _NUMERIC, "input")
     check_same_dtype(node, x, values)
-    check_same_quantization(node, x, values)
     check_dtype(idx, (np.int32, np.int64), "idx output")
     if len(x.shape) != 1:
         raise PrepareError(f"UNIQUE needs a 1-D input; {x.name!r} is {list(x.shape)}")
@@ -74,7 +72,6 @@ def _prepare_topk(node: Node) -> Prepared:
     x, k_info, values, indices = node.input(0), node.input(1), node.outputs[0], node.outputs[1]
     check_dtype(x, _NUMERIC, "input")
     check_same_dtype(node, x, values)
-    check_same_quantization(node, x, values)
     check_dtype(indices, (np.int32, np.int16), "indices output")
     if not x.shape:
         raise PrepareError(f"TOPK_V2 needs an input of rank >= 1; {x.name!r} is a scalar")
@@ -103,7 +100,6 @@ def _prepare_reverse(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, axis_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     if len(axis_info.shape) != 1:
         raise PrepareError(f"axis {axis_info.name!r} must be 1-D, got {list(axis_info.shape)}")
     if not all_known(axis_info):

@@ -116,6 +116,7 @@ def describe_cell(
 
 
 def check_aux_weights(node: Node, cell: Cell, n_aux: int) -> None:
+    """Every present gate of ``cell`` needs a float32 [n_cell, n_aux] aux weight."""
     for gate, p in enumerate(cell.w_aux):
         if gate == 0 and cell.cifg:
             continue
@@ -125,6 +126,7 @@ def check_aux_weights(node: Node, cell: Cell, n_aux: int) -> None:
 
 
 def check_options(opts, op: str) -> tuple[int, float, float]:
+    """(activation, cell_clip, proj_clip) from an LSTM options table, validated."""
     act = int(opts.fused_activation_function)
     if act not in _ACTIVATIONS:
         # TFLite's float kernel leaves its gate buffers unwritten for NONE: no defined result.
@@ -135,6 +137,7 @@ def check_options(opts, op: str) -> tuple[int, float, float]:
 
 
 def batch_time(x: TensorInfo, time_major: bool) -> tuple[int, int]:
+    """(batch, time) of a 3-D sequence input."""
     if len(x.shape) != 3:
         raise PrepareError(f"input {x.name!r} has {len(x.shape)} dims; expected 3")
     return (x.shape[1], x.shape[0]) if time_major else (x.shape[0], x.shape[1])
@@ -146,9 +149,9 @@ def finish(node: Node, data: LstmData, shapes: list[tuple[int, ...]], n_batch: i
     for cell in data.cells:
         check_state(node, cell.h_state, n_batch * cell.n_output, "activation state")
         check_state(node, cell.c_state, n_batch * cell.n_cell, "cell state")
-        infos = [node.input(p) for p in weight_positions(cell)]
-        if all(info.data is not None for info in infos):
-            values = {info_pos: info.data for info_pos, info in zip(weight_positions(cell), infos)}
+        # Constant weights are packed once here; runtime weights at every invoke.
+        values = {p: node.input(p).data for p in weight_positions(cell)}
+        if all(value is not None for value in values.values()):
             packed.append(pack(cell, values.__getitem__))  # type: ignore[arg-type]
         else:
             packed.append(None)
@@ -157,6 +160,7 @@ def finish(node: Node, data: LstmData, shapes: list[tuple[int, ...]], n_batch: i
 
 
 def _prepare_unidirectional(node: Node) -> Prepared:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: input [batch, time, n_input] (or time major)."""
     if len(node.inputs) not in (20, 24) or len(node.outputs) != 1:
         raise PrepareError("expects 20 or 24 inputs and 1 output")
     opts = node.options or UnidirectionalSequenceLSTMOptions()
@@ -176,6 +180,7 @@ def _prepare_unidirectional(node: Node) -> Prepared:
 
 
 def _prepare_lstm(node: Node) -> Prepared:
+    """LSTM (full kernel): one step, input [batch, n_input], output [batch, n_output]."""
     opts = node.options or LSTMOptions()
     if opts.kernel_type != LSTMKernelType.FULL:
         raise PrepareError(

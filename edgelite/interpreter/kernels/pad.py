@@ -22,7 +22,7 @@ from ._shape_util import (
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 
 try:
-    from . import _pad as fast
+    from . import _pad as fast  # type: ignore[attr-defined]
 except ImportError:  # extensions not built: the reference kernels still run
     fast = None  # type: ignore[assignment]
 
@@ -66,11 +66,11 @@ def _prepare_pad(node: Node) -> Prepared:
     check_inputs(node, 2, 3)
     x, pad_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     constant = node.optional_input(2)
     fill: int | float | None = out.zero_point if out.dtype in QUANTIZED_DTYPES else 0
     if constant is not None:
         check_same_dtype(node, x, constant)
+        check_same_quantization(node, constant, out)
         if int(np.prod(constant.shape)) != 1:
             raise PrepareError(f"constant_values {constant.name!r} must hold exactly one value")
         fill = None

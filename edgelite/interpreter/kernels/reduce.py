@@ -11,7 +11,6 @@ quantized MEAN/SUM/PROD are a later issue.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from ._shape_util import (
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
 
 try:
-    from . import _reduce as fast
+    from . import _reduce as fast  # type: ignore[attr-defined]
 except ImportError:  # extensions not built: the reference kernels still run
     fast = None  # type: ignore[assignment]
 
@@ -75,7 +74,7 @@ def _make_prepare(dtypes: tuple[Any, ...], quantized_ok: bool):
         else:
             shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        block = fast.plan(x.shape, axes) if fast is not None and math.prod(x.shape) else None
+        block = fast.plan(x.shape, axes) if fast is not None and 0 not in x.shape else None
         return Prepared([shape], data=ReduceData(axes, keep, count, block, node.num_threads))
 
     return prepare

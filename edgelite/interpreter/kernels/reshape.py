@@ -7,7 +7,14 @@ import math
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
-from ._shape_util import all_known, check_same_dtype, index_values, known_values, scalar_index
+from ._shape_util import (
+    all_known,
+    check_same_dtype,
+    check_same_quantization,
+    index_values,
+    known_values,
+    scalar_index,
+)
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 
@@ -76,6 +83,7 @@ def _prepare_expand_dims(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, axis_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
+    check_same_quantization(node, x, out)  # TFLite checks here (not in RESHAPE/SQUEEZE)
     if known_values(axis_info) is None:
         return Prepared(dynamic=True)
     rank = len(x.shape)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,11 +84,11 @@ def _invoke_zeros_like(data: None, inputs: list[np.ndarray], outputs: list[np.nd
 
 @dataclass(frozen=True)
 class RangeData:
-    start: np.generic
-    delta: np.generic
+    start: Any  # numpy scalars of the output type
+    delta: Any
 
 
-def _range_size(start: np.generic, limit: np.generic, delta: np.generic) -> int:
+def _range_size(start: Any, limit: Any, delta: Any) -> int:
     """TFLite's element count: integer ceil-division, or ceil of a float32 quotient."""
     if delta == 0:
         raise PrepareError("RANGE delta must be non-zero")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
-from ._shape_util import all_known, check_same_dtype, check_same_quantization, index_values
+from ._shape_util import all_known, check_same_dtype, index_values
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 
@@ -27,7 +27,6 @@ def _prepare_slice(node: Node) -> Prepared:
     check_inputs(node, 3)
     x, begin_info, size_info, out = node.input(0), node.input(1), node.input(2), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     if not all_known(begin_info, size_info):
         return Prepared(dynamic=True)
     begin = index_values(begin_info, "begin")
@@ -107,7 +106,6 @@ def _prepare_strided_slice(node: Node) -> Prepared:
     x, out = node.input(0), node.outputs[0]
     begin_info, end_info, strides_info = node.input(1), node.input(2), node.input(3)
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     for info in (begin_info, end_info, strides_info):
         if len(info.shape) != 1:
             raise PrepareError(f"{info.name!r} must be 1-D, got shape {list(info.shape)}")

@@ -23,6 +23,7 @@ from ._shape_util import (
     index_values,
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
+from .transpose import TransposeData, fast_transpose, plan_transpose
 
 _BLOCK_ORDER = (0, 1, 3, 2, 4, 5)  # swaps the block row axis with the width axis
 
@@ -31,6 +32,7 @@ _BLOCK_ORDER = (0, 1, 3, 2, 4, 5)  # swaps the block row axis with the width axi
 class BlockData:
     in_view: tuple[int, ...]
     out_view: tuple[int, ...]
+    move: TransposeData  # the same move as a transpose of in_view, for the optimized kernel
 
 
 def _block_size(node: Node, x: TensorInfo) -> int:
@@ -46,13 +48,15 @@ def _prepare_depth_to_space(node: Node) -> Prepared:
     check_inputs(node, 1)
     x, out = node.input(0), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     bs = _block_size(node, x)
     n, h, w, c = x.shape
     if c % (bs * bs):
         raise PrepareError(f"depth {c} is not divisible by block_size^2 = {bs * bs}")
     depth = c // (bs * bs)
-    data = BlockData((n, h, w, bs, bs, depth), (n, h, bs, w, bs, depth))
+    view = (n, h, w, bs, bs, depth)
+    data = BlockData(
+        view, (n, h, bs, w, bs, depth), plan_transpose(view, _BLOCK_ORDER, node.num_threads)
+    )
     return Prepared([(n, h * bs, w * bs, depth)], data=data)
 
 
@@ -67,13 +71,20 @@ def _prepare_space_to_depth(node: Node) -> Prepared:
     check_inputs(node, 1)
     x, out = node.input(0), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     bs = _block_size(node, x)
     n, h, w, c = x.shape
     if h % bs or w % bs:
         raise PrepareError(f"height {h} and width {w} must be divisible by block_size {bs}")
-    data = BlockData((n, h // bs, bs, w // bs, bs, c), (n, h // bs, w // bs, bs, bs, c))
+    view = (n, h // bs, bs, w // bs, bs, c)
+    move = plan_transpose(view, _BLOCK_ORDER, node.num_threads)
+    data = BlockData(view, (n, h // bs, w // bs, bs, bs, c), move)
     return Prepared([(n, h // bs, w // bs, c * bs * bs)], data=data)
+
+
+def _invoke_block_opt(data: BlockData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    """Both directions are one transpose of a 6-D view: the optimized TRANSPOSE kernel."""
+    assert fast_transpose is not None  # only registered when the extension is built
+    fast_transpose(data.move, inputs[0], outputs[0])
 
 
 def _invoke_space_to_depth(
@@ -198,12 +209,14 @@ def _invoke_batch_space(
             spatial[spatial_index] = batched[batched_index]
 
 
+_block_opt = _invoke_block_opt if fast_transpose is not None else None
+
 KERNELS = {
     BuiltinOperator.DEPTH_TO_SPACE: KernelSpec(
-        _prepare_depth_to_space, _invoke_depth_to_space, versions=(1, 2)
+        _prepare_depth_to_space, _invoke_depth_to_space, versions=(1, 2), invoke_opt=_block_opt
     ),
     BuiltinOperator.SPACE_TO_DEPTH: KernelSpec(
-        _prepare_space_to_depth, _invoke_space_to_depth, versions=(1, 2)
+        _prepare_space_to_depth, _invoke_space_to_depth, versions=(1, 2), invoke_opt=_block_opt
     ),
     BuiltinOperator.SPACE_TO_BATCH_ND: KernelSpec(
         _prepare_space_to_batch, _invoke_batch_space, versions=(1, 4)

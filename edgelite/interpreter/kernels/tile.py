@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
-from ._shape_util import all_known, check_same_dtype, check_same_quantization, index_values
+from ._shape_util import all_known, check_same_dtype, index_values
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 MAX_BROADCAST_RANK = 8
@@ -27,7 +27,6 @@ def _prepare_tile(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, multiples_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     if len(multiples_info.shape) != 1 or multiples_info.shape[0] != len(x.shape):
         raise PrepareError(
             f"multiples {multiples_info.name!r} must be 1-D with {len(x.shape)} entries, "
@@ -52,7 +51,6 @@ def _prepare_broadcast_to(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, shape_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     if len(shape_info.shape) != 1:
         raise PrepareError(f"shape {shape_info.name!r} must be 1-D")
     if not all_known(shape_info):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
-from ._shape_util import all_known, check_same_dtype, check_same_quantization, index_values
+from ._shape_util import all_known, check_same_dtype, index_values
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 try:
-    from . import _transpose as fast
+    from . import _transpose as fast  # type: ignore[attr-defined]
 except ImportError:  # extensions not built: the reference kernel still runs
     fast = None  # type: ignore[assignment]
 
@@ -35,11 +35,19 @@ def plan_transpose(
     return TransposeData(perm, plan_shape, plan_perm, num_threads)
 
 
+def _run_fast(data: TransposeData, x: np.ndarray, out: np.ndarray) -> None:
+    """Move ``x`` into ``out`` with the blocked Cython transpose (``_transpose.pyx``)."""
+    fast.run(x, out, data.plan_shape, data.plan_perm, data.num_threads)
+
+
+# For kernels whose data movement is a transpose (DEPTH_TO_SPACE ...); None when not built.
+fast_transpose = _run_fast if fast is not None else None
+
+
 def _prepare(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, perm_info, out = node.input(0), node.input(1), node.outputs[0]
     check_same_dtype(node, x, out)
-    check_same_quantization(node, x, out)
     rank = len(x.shape)
     if rank > MAX_RANK:
         raise PrepareError(f"input {x.name!r} has rank {rank}; TRANSPOSE supports up to {MAX_RANK}")
@@ -62,7 +70,7 @@ def _invoke(data: TransposeData, inputs: list[np.ndarray], outputs: list[np.ndar
 
 def _invoke_opt(data: TransposeData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
     """Blocked Cython transpose on the collapsed plan (``_transpose.pyx``)."""
-    fast.run(inputs[0], outputs[0], data.plan_shape, data.plan_perm, data.num_threads)
+    _run_fast(data, inputs[0], outputs[0])
 
 
 KERNELS = {

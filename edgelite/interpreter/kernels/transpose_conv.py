@@ -24,7 +24,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
-from ._blas import use_blas_threads
+from ._blas import gemm
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
 
 try:
@@ -131,10 +131,9 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     (sh, sw), (pad_t, pad_l) = data.stride, data.pad
     batches, height, width, in_c = x.shape
     kh, kw = weights.shape[1:3]
-    use_blas_threads(data.num_threads)
     out[...] = bias.reshape(-1) if bias is not None else 0
     for b in range(batches):
-        np.matmul(x[b].reshape(height * width, in_c), w2d, out=data.cols)
+        gemm(x[b].reshape(height * width, in_c), w2d, data.cols, num_threads=data.num_threads)
         col2im_add(data.cols, out[b], height, width, kh, kw, sh, sw, pad_t, pad_l)
     out2d = out.reshape(-1, out.shape[3])
     bias_act(out2d, NO_BIAS, data.low, data.high, data.num_threads)

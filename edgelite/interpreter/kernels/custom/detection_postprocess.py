@@ -25,6 +25,11 @@ from flatbuffers import flexbuffers
 
 from ..base import KernelSpec, Node, Prepared, PrepareError, TensorInfo
 
+try:
+    from . import _nms
+except ImportError:  # extensions not built: invoke_opt falls back to the reference
+    _nms = None  # type: ignore[assignment]
+
 OP = "TFLite_Detection_PostProcess"
 
 
@@ -153,10 +158,15 @@ def _iou(boxes: np.ndarray, i: int, others: np.ndarray) -> np.ndarray:
     return np.where((area_i <= 0) | (area_j <= 0), np.float32(0), iou)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, data: DetectionData, limit: int) -> list[int]:
-    """Greedy single-class NMS: box indices in decreasing score order (ties: lower index)."""
+def _candidates(scores: np.ndarray, data: DetectionData) -> np.ndarray:
+    """Boxes scoring at least the threshold, best first (stable: ties keep index order)."""
     kept = np.flatnonzero(scores >= data.score_threshold)
-    order = kept[np.argsort(-scores[kept], kind="stable")]
+    return kept[np.argsort(-scores[kept], kind="stable")]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, data: DetectionData, limit: int) -> list[int]:
+    """Greedy single-class NMS as TFLite: box indices in decreasing score order."""
+    order = _candidates(scores, data)
     active = np.ones(order.size, bool)
     selected: list[int] = []
     for i in range(order.size):
@@ -171,14 +181,22 @@ def nms(boxes: np.ndarray, scores: np.ndarray, data: DetectionData, limit: int) 
     return selected
 
 
-def _fast(data: DetectionData, boxes, scores, outputs) -> None:
+def nms_opt(boxes: np.ndarray, scores: np.ndarray, data: DetectionData, limit: int) -> list[int]:
+    """The same selection with the pairwise IoU loop in Cython."""
+    order = _candidates(scores, data).astype(np.int64)
+    selected = np.empty(min(limit, order.size), np.int64)
+    count = _nms.greedy_nms(boxes, order, float(data.iou_threshold), limit, selected)
+    return selected[:count].tolist()
+
+
+def _fast(data: DetectionData, boxes, scores, outputs, select=nms) -> None:
     classes = min(data.max_classes, data.num_classes)
     if classes == 1:
         top = np.argmax(scores, axis=1)[:, None]  # first maximum, as TFLite's ArgMaxVector
     else:
         top = np.argsort(-scores, axis=1, kind="stable")[:, :classes]
     best = np.take_along_axis(scores, top[:, :1], axis=1)[:, 0]
-    chosen = nms(boxes, best, data, data.max_detections)
+    chosen = select(boxes, best, data, data.max_detections)
     out_boxes, out_classes, out_scores = (outputs[k][0] for k in range(3))
     for rank, box in enumerate(chosen):
         rows = slice(rank * data.max_classes, rank * data.max_classes + classes)
@@ -188,11 +206,11 @@ def _fast(data: DetectionData, boxes, scores, outputs) -> None:
     outputs[3][0] = len(chosen)
 
 
-def _regular(data: DetectionData, boxes, scores, outputs) -> None:
+def _regular(data: DetectionData, boxes, scores, outputs, select=nms) -> None:
     per_class = min(data.per_class, data.max_detections)
     found_scores, found_boxes, found_classes = [], [], []
     for cls in range(data.num_classes):
-        chosen = nms(boxes, scores[:, cls], data, per_class)
+        chosen = select(boxes, scores[:, cls], data, per_class)
         found_boxes += chosen
         found_classes += [cls] * len(chosen)
         found_scores.append(scores[chosen, cls])
@@ -206,7 +224,7 @@ def _regular(data: DetectionData, boxes, scores, outputs) -> None:
     outputs[3][0] = count
 
 
-def invoke(data: DetectionData, inputs, outputs) -> None:
+def invoke(data: DetectionData, inputs, outputs, select=nms) -> None:
     """Decode the boxes, check them, run the chosen NMS into zero-filled outputs."""
     q_boxes, q_scores, q_anchors = data.quantization
     encodings = _float(inputs[0][0], q_boxes)
@@ -220,9 +238,14 @@ def invoke(data: DetectionData, inputs, outputs) -> None:
     for out in outputs:
         out.fill(0)
     if data.regular:
-        _regular(data, boxes, scores, outputs)
+        _regular(data, boxes, scores, outputs, select)
     else:
-        _fast(data, boxes, scores, outputs)
+        _fast(data, boxes, scores, outputs, select)
 
 
-CUSTOM_KERNELS = {OP: KernelSpec(prepare=_prepare, invoke=invoke)}
+def invoke_opt(data: DetectionData, inputs, outputs) -> None:
+    """As ``invoke``, with the NMS loops in Cython."""
+    invoke(data, inputs, outputs, nms_opt if _nms is not None else nms)
+
+
+CUSTOM_KERNELS = {OP: KernelSpec(prepare=_prepare, invoke=invoke, invoke_opt=invoke_opt)}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._blas import use_blas_threads
 from ..base import KernelSpec, Node, Prepared, PrepareError
 
 SAME, VALID = 1, 2
@@ -39,6 +40,7 @@ class Window:
     filter: tuple[int, int]  # h, w
     pad: tuple[int, int]  # top, left
     activation: int = 0
+    num_threads: int = 1
 
 
 def _ints(node: Node, count: int, what: str) -> tuple[int, ...]:
@@ -88,7 +90,9 @@ def _prepare_transpose_conv(node: Node) -> Prepared:
         total = max(0, filt - (size - 1) % stride - 1) if padding == SAME else 0
         sizes.append(stride * (size - 1) + filt - total)
         pads.append(total // 2)
-    window = Window((stride_h, stride_w), (w.shape[1], w.shape[2]), (pads[0], pads[1]))
+    window = Window(
+        (stride_h, stride_w), (w.shape[1], w.shape[2]), (pads[0], pads[1]), 0, node.num_threads
+    )
     return Prepared([(x.shape[0], sizes[0], sizes[1], w.shape[0])], window)
 
 
@@ -106,6 +110,7 @@ def invoke_transpose_conv(window: Window, inputs, outputs) -> None:
     """out = bias, then each filter tap's x @ w[:, ky, kx].T added at its output offset."""
     x, w, bias = inputs
     out = outputs[0]
+    use_blas_threads(window.num_threads)
     out[...] = bias
     (sh, sw), (kh, kw), (pt, pl) = window.stride, window.filter, window.pad
     for ky in range(kh):
