@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..schema.generated.enums import TensorType
 from .kernels.base import Node, Prepared, PrepareError, TensorInfo
 from .resolver import unresolved_custom_message
 
@@ -53,13 +54,14 @@ def tensor_info(
 ) -> TensorInfo:
     """TensorInfo of tensor ``index`` with the given current shape and value."""
     t = rt.sg.tensors[index]
+    as_float = index in rt.float_weights  # hybrid weight, dequantized at load
     info = TensorInfo(
         index=index,
         name=t.name,
         shape=shape,
-        dtype=t.dtype,
-        type=t.type,
-        quantization=t.quantization,
+        dtype=np.dtype(np.float32) if as_float else t.dtype,
+        type=TensorType.FLOAT32 if as_float else t.type,
+        quantization=None if as_float else t.quantization,
         data=data,
         shape_signature=tuple(t.shape_signature) if t.shape_signature else None,
         is_variable=t.is_variable,

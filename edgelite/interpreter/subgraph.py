@@ -14,6 +14,7 @@ import numpy as np
 
 from ..schema.generated.enums import TensorType
 from .constants import fold_constant_nodes, load_constants
+from .hybrid import dequantize_hybrid_weights
 from .graph_plan import ExecutionPlan, Unit, build_plan, node_units
 from .kernels.base import PrepareError
 from .prepare import FAILED, prepare_nodes
@@ -37,6 +38,8 @@ class SubgraphRuntime:
         self.pending: dict[int, tuple[int, ...]] = {}  # resized (input) tensors
         self.constants: dict[int, np.ndarray] = {}
         self.folded: set[int] = set()
+        # int8 weights of hybrid ops, dequantized to float32 at load (see hybrid.py)
+        self.float_weights: set[int] = set()
         self.plan: ExecutionPlan | None = None
         self.units: list[Unit] = []
         self.input_arrays: list[np.ndarray] = []  # the inputs' arrays, once allocated
@@ -117,6 +120,7 @@ class SubgraphRuntime:
         if not self._loaded:
             self.constants = load_constants(self.model, self.index)
             self.folded = fold_constant_nodes(self)
+            self.float_weights = dequantize_hybrid_weights(self, self.folded)
             self._loaded = True
         self.shapes = self._initial_shapes()
         for t, shape in self.shapes.items():

@@ -1,0 +1,73 @@
+"""Hybrid (dynamic-range) models, fast mode: dequantize int8 weights once at load.
+
+A dynamic-range model keeps float activations and stores the weights of FULLY_CONNECTED,
+CONV_2D, DEPTHWISE_CONV_2D, BATCH_MATMUL, the sequence ops, SVDF and EMBEDDING_LOOKUP as
+int8 (or uint8) with a scale per tensor or per channel. The official runtime then
+quantizes activations on the fly for every invoke, which is slower than its float path
+and loses precision. The fast mode instead computes ``scale * (q - zero_point)`` once,
+when the model is loaded, and hands the float kernels float32 weights: the model runs
+at float speed and its outputs are at least as close to the original float model as the
+official hybrid arithmetic (the only rounding is the weights' own quantization).
+
+A weight is dequantized when it is an int8/uint8 constant with quantization parameters
+and every operator reading it has float32 outputs (a true full-integer op never does).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..schema.generated.enums import TensorType
+
+if TYPE_CHECKING:
+    from .subgraph import SubgraphRuntime
+
+_WEIGHT_TYPES = (TensorType.INT8, TensorType.UINT8)
+
+
+def dequantize(
+    values: np.ndarray, scale: np.ndarray, zero_point: np.ndarray, axis: int
+) -> np.ndarray:
+    """``scale * (q - zero_point)`` in float32, per tensor or along ``axis``."""
+    q = values.astype(np.float32)
+    if len(scale) > 1:
+        shape = [1] * values.ndim
+        shape[axis] = len(scale)
+        scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
+    zp = zero_point.astype(np.float32) if len(zero_point) else np.float32(0)
+    return ((q - zp) * scale.astype(np.float32)).astype(np.float32)
+
+
+def dequantize_hybrid_weights(rt: SubgraphRuntime, skip: set[int]) -> set[int]:
+    """Replace hybrid ops' int8 weights in ``rt.constants`` by float32; returns their indices.
+
+    ``skip`` holds folded nodes (they no longer read their inputs at run time).
+    """
+    sg = rt.sg
+    readers: dict[int, list[int]] = {}
+    for node_index, op in enumerate(sg.operators):
+        if node_index in skip:
+            continue
+        for t in set(op.inputs):
+            if t in rt.constants:
+                readers.setdefault(t, []).append(node_index)
+    converted: set[int] = set()
+    for t, nodes in readers.items():
+        tensor = sg.tensors[t]
+        q = tensor.quantization
+        if tensor.type not in _WEIGHT_TYPES or q is None or not len(q.scale):
+            continue
+        if not all(_float_outputs(rt, n) for n in nodes):
+            continue
+        value = dequantize(rt.constants[t], q.scale, q.zero_point, q.quantized_dimension)
+        value.flags.writeable = False
+        rt.constants[t] = value
+        converted.add(t)
+    return converted
+
+
+def _float_outputs(rt: SubgraphRuntime, node_index: int) -> bool:
+    outputs = [t for t in rt.sg.operators[node_index].outputs if t >= 0]
+    return bool(outputs) and all(rt.sg.tensors[t].type == TensorType.FLOAT32 for t in outputs)
