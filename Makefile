@@ -32,7 +32,7 @@ test-all: build
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/cython-lint --max-line-length 100 edgelite
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/cython-lint --max-line-length 100 edgelite
 	$(VENV)/bin/mypy
 
 # Long fuzz run of the model verifier (make test runs a short one).

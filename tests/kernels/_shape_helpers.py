@@ -182,7 +182,7 @@ def check_threads(
 ) -> None:
     """The optimized kernel split over ``num_threads`` equals the reference."""
     spec, node, inputs = _node(code, operands, outputs, options, version, True, num_threads)
-    assert spec.invoke_opt is not None, f"{node.op} has no optimized kernel"
+    assert spec.invoke_opt is not None, f"{node.op} has no optimized kernel (extensions built?)"
     prepared = spec.prepare(node)
     results = []
     for invoke in (spec.invoke, spec.invoke_opt):

@@ -210,9 +210,16 @@ def run_densify(model_bytes, tensor_index=None):
     sg = model.main
     op = next(o for o in sg.operators if model.op_name(o) == "DENSIFY")
     t = sg.tensors[op.inputs[0]]
-    info = TensorInfo(op.inputs[0], t.name, tuple(t.shape), t.dtype, t.type, t.quantization)
-    info.data = model.constant(t)
-    info.sparsity = t.sparsity  # what the core must hand DENSIFY for a sparse constant
+    info = TensorInfo(
+        op.inputs[0],
+        t.name,
+        tuple(t.shape),  # the dense shape
+        t.dtype,
+        t.type,
+        t.quantization,
+        data=model.constant(t),  # the stored values, as raw bytes
+        sparsity=t.sparsity,
+    )
     out_tensor = sg.tensors[op.outputs[0]]
     out = TensorInfo(op.outputs[0], out_tensor.name, tuple(out_tensor.shape), t.dtype, t.type)
     node = Node(0, "DENSIFY", 1, [info], [out])

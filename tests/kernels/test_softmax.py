@@ -71,6 +71,11 @@ def test_many_rows_with_threads(op):
     check(op, [x], options=options)
 
 
+def test_missing_options_mean_beta_zero():
+    x = rand(np.random.default_rng(3), (2, 5))
+    np.testing.assert_allclose(check(Op.SOFTMAX, [x]), 0.2, rtol=1e-6)
+
+
 def test_rejections_are_explicit():
     error = kernel_error(Op.SOFTMAX, [np.float32(1)], options=SoftmaxOptions(1.0))
     assert isinstance(error, PrepareError) and "rank >= 1" in str(error)

@@ -45,6 +45,7 @@ class Lowering:
         self.values: dict[str, int] = {}  # source tensor -> IR tensor index
         self.pending: dict[str, np.ndarray] = {}  # constants not yet given an IR tensor
         self.lists: dict[str, Any] = {}  # TensorList handles (see lowering.control)
+        self.made_by: dict[str, GraphNode] = {}  # source tensor -> the node producing it
 
     @property
     def model(self) -> Model:
@@ -64,6 +65,11 @@ class Lowering:
         if shape is None:
             raise LoweringError(f"tensor {name!r} has unknown rank")
         return shape
+
+    def producer(self, name: str, op_type: str | None = None) -> GraphNode | None:
+        """The source node writing tensor ``name`` (only if of ``op_type``, when given)."""
+        node = self.made_by.get(name)
+        return node if node is not None and op_type in (None, node.type) else None
 
     def const(self, name: str) -> np.ndarray | None:
         """The value of source tensor ``name`` if it is a constant (after folding)."""
@@ -153,10 +159,10 @@ class Lowering:
         index = self.mb.op(code, inputs, outputs, options, custom_options=custom_options)
         op = self.sg.operators[index]
         live = [i for i in inputs if i >= 0]
-        if live and all(self.sg.tensors[i].buffer != 0 for i in live):
-            if fold_operator(self.model, self.sg, op):
-                del self.sg.operators[index]
-                return True
+        constant_inputs = live and all(self.sg.tensors[i].buffer != 0 for i in live)
+        if constant_inputs and fold_operator(self.model, self.sg, op):
+            del self.sg.operators[index]
+            return True
         return False
 
     def unary(self, code: BuiltinOperator, node: GraphNode, options: Any = None) -> int:

@@ -72,6 +72,7 @@ def lower_graph(
     for node in graph.nodes:
         specs.update((spec.name, spec) for spec in node.outputs)
     ctx = Lowering(state, subgraph, specs)
+    ctx.made_by = {spec.name: node for node in graph.nodes for spec in node.outputs}
     names = list(input_names) if input_names is not None else [s.name for s in graph.inputs]
     for spec, name in zip(graph.inputs, names):
         if not spec.is_array:

@@ -1,12 +1,16 @@
-"""Single-pass float32 kernels for activations, PRELU and SOFTMAX / LOG_SOFTMAX.
+"""Fused float32 kernels for activations, PRELU and SOFTMAX / LOG_SOFTMAX.
 
-numpy needs several passes (and for GELU, ELU and PRELU a temporary) for these;
-here each is one loop over the data. The loops are written so that the compiler
-vectorizes them under the project's strict IEEE flags: no libm calls (``_exp`` is
-our own range-reduced polynomial), selects instead of branches, float-only
-constants kept local (a module-level float could alias the output), and reductions
-spread over ``LANES`` independent accumulators. Work is split over ``num_threads``
-OpenMP threads in contiguous chunks (rows for softmax) once a tensor is big enough.
+numpy needs several passes over memory (and for GELU, ELU and PRELU a temporary)
+for these; here each reads its input once, block by block through an L1-sized
+stack buffer. The loops are written so that the compiler vectorizes them under the
+project's strict IEEE flags (no -ffast-math, trapping math on): no libm calls per
+element (``_exp`` is our own range-reduced polynomial), selects instead of
+branches, clamping in a loop of its own (a clamp feeding the exp in the same loop
+defeats gcc's if-conversion), float-only constants kept local (a bare ``1.0`` is a
+double in C; a module-level float could alias the output), and reductions spread
+over ``LANES`` independent accumulators. Work is split over ``num_threads``
+OpenMP threads in contiguous chunks (rows for softmax) once there is enough work
+for each (``_threads.threads_for``).
 
 Accuracy: ``_exp`` is within 3e-7 relative of exp on [-87, 88]; arguments beyond
 are clamped (so results saturate at ~1e-38 / ~1.6e38 rather than 0 / inf, far
@@ -17,6 +21,8 @@ reference versions the tests compare with.
 
 from cython.parallel cimport prange
 from libc.math cimport logf
+
+from ._threads cimport threads_for
 
 # Activation kinds understood by unary_f32, for C and (below) for Python callers.
 cdef enum Kind:
@@ -36,8 +42,9 @@ GELU_TANH = K_GELU_TANH
 HARD_SWISH = K_HARD_SWISH
 LEAKY_RELU = K_LEAKY_RELU
 
-# Below this many elements a second thread costs more than it saves.
-cdef Py_ssize_t PARALLEL_MIN = 1 << 15
+# Work units (threads_for) per element: an exp-based element costs about ten
+# times a multiply-add or a select.
+cdef double EXP_COST = 10.0
 cdef enum:
     # Independent partial sums / maxima per row, so those loops vectorize too.
     LANES = 8
@@ -173,24 +180,20 @@ cdef void _unary_range(int kind, const float* x, float* out, Py_ssize_t start,
         i += BLOCK
 
 
-cdef int _threads_for(Py_ssize_t work, int num_threads) noexcept nogil:
-    if num_threads <= 1 or work < PARALLEL_MIN:
-        return 1
-    return num_threads
-
-
 def unary_f32(int kind, const float[::1] x, float[::1] out, float alpha=0.0,
               int num_threads=1):
     """out = f(x) for one activation ``kind``; x and out are flat float32 arrays."""
     cdef Py_ssize_t n = x.shape[0], chunk, c
     cdef int threads
+    cdef double cost
     if out.shape[0] != n:
         raise ValueError(f"input has {n} elements, output {out.shape[0]}")
     if kind < K_LOGISTIC or kind > K_LEAKY_RELU:
         raise ValueError(f"unknown activation kind {kind}")
     if n == 0:
         return
-    threads = _threads_for(n, num_threads)
+    cost = 1.0 if kind == K_HARD_SWISH or kind == K_LEAKY_RELU else EXP_COST
+    threads = threads_for(n * cost, num_threads)
     chunk = (n + threads - 1) // threads
     if threads == 1:
         with nogil:
@@ -223,7 +226,7 @@ def prelu_f32(const float[::1] x, const float[::1] alpha, float[::1] out, int nu
     if m == 0 or n % m:
         raise ValueError(f"alpha block of {m} does not tile {n} elements")
     blocks = n // m
-    threads = _threads_for(n, num_threads)
+    threads = threads_for(<double>n, num_threads)
     if threads > blocks:
         threads = <int>blocks
     chunk = (blocks + threads - 1) // threads
@@ -328,7 +331,7 @@ def softmax_f32(const float[:, ::1] x, float[:, ::1] out, float beta=1.0,
         raise ValueError(f"input is {rows}x{n}, output {out.shape[0]}x{out.shape[1]}")
     if rows == 0 or n == 0:
         return
-    threads = _threads_for(rows * n, num_threads)
+    threads = threads_for(<double>rows * n * EXP_COST, num_threads)
     if threads > rows:
         threads = <int>rows
     chunk = (rows + threads - 1) // threads

@@ -6,9 +6,11 @@ VALID, strides, dilations, fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH, and grouped
 convolution when C is a multiple of the filter's input channels (version 6+).
 
 Optimized path: a 1x1 / stride 1 convolution is one GEMM on a reshaped view of the
-input; anything else is im2col into a scratch buffer allocated at prepare, a few
-output rows at a time (so the patches and the output rows stay in cache), then a
-GEMM, with bias + activation fused into one pass over each output chunk.
+input; anything else is im2col into a scratch buffer allocated at prepare, a chunk of
+output rows at a time (about 1 MiB of patches, so they stay in cache), then a GEMM.
+The GEMMs (``_blas.gemm``) start from the bias and clamp each block while it is in
+cache, with rows split across ``num_threads``. Filters are laid out for the GEMM once
+at prepare ([groups, kh*kw*C/groups, out/groups]).
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). int8 /
 uint8 / int16 activations and hybrid (int8 filter, float input) are not supported yet.

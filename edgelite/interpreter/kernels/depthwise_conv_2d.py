@@ -8,9 +8,10 @@ fused NONE/RELU/RELU_N1_TO_1/RELU6/TANH.
 The depth multiplier ``m`` is taken from the shapes (filter channels / input
 channels), as the official runtime does; the option field is not consulted.
 
-Optimized path: a Cython kernel (``_depthwise.pyx``) that keeps each block of
-channels' accumulators in registers across the filter taps and writes every output
-once, bias and activation fused, output rows split across ``num_threads``.
+Optimized path: a Cython kernel (``_depthwise.pyx``): 16 channels at a time in
+4-lane vector registers held across all filter taps; interior pixels two at a time
+sharing every weight load, border pixels skip their padding taps; bias and
+activation fused; output rows split across ``num_threads``.
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). Quantized
 and hybrid variants are not supported yet.

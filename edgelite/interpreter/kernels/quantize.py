@@ -169,9 +169,8 @@ class DensifyData:
 def prepare_densify(node: Node) -> Prepared:
     """DENSIFY: decode the sparse constant input once, here.
 
-    The input's TensorInfo must carry the tensor's ``sparsity`` (a
-    :class:`~edgelite.schema.model.Sparsity`), its dense ``shape`` and its stored
-    values as ``data`` (typed, or the raw buffer bytes).
+    The input's TensorInfo carries the tensor's ``sparsity``, its dense ``shape``
+    and its stored values as ``data`` (typed, or the raw buffer bytes).
     """
     check_inputs(node, 1)
     x = node.input(0)

@@ -52,9 +52,9 @@ def _strided_spec(node: Node, rank: int, count: int) -> list[tuple[str, int]]:
 
     kind is 'full' (whole axis: ellipsis or past the end of the spec), 'new' (a new
     axis of size 1) or 'spec' (sliced by entry i of begin/end/strides). This follows
-    TFLite: an ellipsis covers as many input dims as the other entries leave over, a
-    bit set in both the ellipsis and new-axis masks is an ellipsis, and only the
-    first ellipsis bit counts.
+    TFLite: an ellipsis covers as many input dims as the other entries leave over, and
+    a bit set in both the ellipsis and new-axis masks is an ellipsis. More than one
+    ellipsis is an error (as in TensorFlow).
     """
     opts = node.options
     ellipsis = opts.ellipsis_mask if opts is not None else 0
@@ -65,10 +65,8 @@ def _strided_spec(node: Node, rank: int, count: int) -> list[tuple[str, int]]:
     effective = rank + num_new
     kinds: list[tuple[str, int]] = []
     i = 0  # spec entry
-    seen_ellipsis = False
     while len(kinds) < effective:
-        if i < count and ellipsis >> i & 1 and not seen_ellipsis:
-            seen_ellipsis = True
+        if i < count and ellipsis >> i & 1:
             # Entries after the ellipsis that consume input dims, plus new axes anywhere.
             covered = max(1, min(1 + num_new + rank - count, effective - len(kinds)))
             kinds.extend([("full", -1)] * covered)

@@ -36,7 +36,8 @@ class SoftmaxData:
 
 def _prepare(log: bool):
     def prepare(node: Node) -> Prepared:
-        beta = 1.0 if log else float(np.float32(getattr(node.options, "beta", 1.0)))
+        # A SOFTMAX without options has beta 0 in TFLite (a uniform output), not 1.
+        beta = 1.0 if log else float(np.float32(getattr(node.options, "beta", 0.0)))
         prepared = unary_prepare(
             node, (TensorType.FLOAT32,), SoftmaxData(beta, log, max(node.num_threads, 1))
         )
