@@ -14,8 +14,8 @@ import numpy as np
 
 from ..schema.generated.enums import TensorType
 from .constants import fold_constant_nodes, load_constants
-from .hybrid import dequantize_hybrid_weights
 from .graph_plan import ExecutionPlan, Unit, build_plan, node_units
+from .hybrid import dequantize_hybrid_weights
 from .kernels.base import PrepareError
 from .prepare import FAILED, prepare_nodes
 

@@ -101,7 +101,8 @@ cdef inline float _hard_swish(float v) noexcept nogil:
 cdef inline float _leaky_relu(float v, float alpha) noexcept nogil:
     # max(v, 0) + alpha min(v, 0): selects of v and 0 only, so the multiply stays out
     # of any branch (the compiler would not vectorize a conditional multiply).
-    # Both selects keep a NaN v.
+    # Both selects keep a NaN v. (Only a non-finite alpha, which no trained model
+    # has, would make this differ from v > 0 ? v : alpha v.)
     cdef float zero = 0.0
     cdef float positive = zero if v < zero else v
     cdef float negative = zero if v > zero else v

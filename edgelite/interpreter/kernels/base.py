@@ -137,7 +137,9 @@ def check_dtype(info: TensorInfo, allowed: tuple[Any, ...], what: str = "input")
         raise PrepareError(f"{what} {info.name!r} has type {info.dtype.name}; supported: {names}")
 
 
-def activation_range(act: ActivationFunctionType | int, dtype: Any = np.float32) -> tuple[float, float]:
+def activation_range(
+    act: ActivationFunctionType | int, dtype: Any = np.float32
+) -> tuple[float, float]:
     """Clamp bounds of a fused activation (float domain)."""
     bounds = {
         ActivationFunctionType.NONE: (-np.inf, np.inf),
@@ -146,7 +148,9 @@ def activation_range(act: ActivationFunctionType | int, dtype: Any = np.float32)
         ActivationFunctionType.RELU6: (0.0, 6.0),
     }
     if act not in bounds:
-        raise PrepareError(f"fused activation {ActivationFunctionType(act).name} is not supported here")
+        raise PrepareError(
+            f"fused activation {ActivationFunctionType(act).name} is not supported here"
+        )
     return bounds[ActivationFunctionType(act)]
 
 
