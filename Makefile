@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# A second venv with numpy 1.26: the runtime must work with numpy 1.26 and 2.x.
+NP1 := .venv-np1
+NP1_STAMP := $(NP1)/.installed-stamp
 
 .PHONY: demo test test-all lint fuzz schema build bench clean zoo
 
@@ -16,6 +19,11 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q --no-deps tf-keras==2.21.0
 	touch $(STAMP)
 
+$(NP1_STAMP):
+	test -x $(NP1)/bin/python || $(PYTHON) -m venv $(NP1)
+	$(NP1)/bin/python -m pip install -q "numpy==1.26.4" "flatbuffers>=24.3.25"
+	touch $(NP1_STAMP)
+
 # Rebuild the Cython extensions in place (fast when nothing changed).
 build: $(STAMP)
 	$(PY) setup.py -q build_ext --inplace
@@ -23,10 +31,10 @@ build: $(STAMP)
 demo: build
 	$(PY) demos/demo.py
 
-test: build
+test: build $(NP1_STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: build
+test-all: build $(NP1_STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -51,5 +59,5 @@ bench: build
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf build $(VENV) .cache .pytest_cache
+	rm -rf build $(VENV) $(NP1) .cache .pytest_cache
 	find edgelite -name '*.so' -delete -o -name '*.c' -path '*edgelite*' -delete

@@ -16,12 +16,22 @@ import numpy as np
 
 from ...schema.builder import ModelBuilder
 from ...schema.generated.enums import BuiltinOperator
+from ...schema.generated.options import AddOptions, DivOptions, MulOptions, SubOptions
 from ...schema.model import Model, Subgraph
 from ..passes.constant_folding import fold_operator
 from .graph import GraphNode, TensorSpec, node_of, shape_signature, static_shape
 
 if TYPE_CHECKING:
     from .driver import ConversionState
+
+
+# Ops whose options carry a fused activation get an explicit (NONE) one, as runtimes expect.
+_DEFAULT_OPTIONS = {
+    BuiltinOperator.ADD: AddOptions,
+    BuiltinOperator.SUB: SubOptions,
+    BuiltinOperator.MUL: MulOptions,
+    BuiltinOperator.DIV: DivOptions,
+}
 
 
 class LoweringError(Exception):
@@ -156,6 +166,8 @@ class Lowering:
     ) -> bool:
         """Add an operator; returns True when it was folded into constants instead."""
         self.mb.use_subgraph(self.subgraph)
+        if options is None and code in _DEFAULT_OPTIONS:
+            options = _DEFAULT_OPTIONS[code]()  # type: ignore[index]
         index = self.mb.op(code, inputs, outputs, options, custom_options=custom_options)
         op = self.sg.operators[index]
         live = [i for i in inputs if i >= 0]

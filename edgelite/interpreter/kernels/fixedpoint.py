@@ -125,6 +125,41 @@ def _truncating_shift(values: np.ndarray, amount: int) -> np.ndarray:
 
 
 # -- gemmlowp primitives --------------------------------------------------------------
+# The _underscored forms take int64 arrays already in range and return int64 arrays;
+# fixedpoint_math composes them. The public forms validate and return C types.
+
+
+def _srdhm(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    low = -(1 << (bits - 1))
+    product = a * b
+    # The nudge is 2^(bits-2) for positive products and 1 - 2^(bits-2) for negative
+    # ones; with C's truncating division this rounds ties toward +inf.
+    nudge = np.where(product >= 0, 1 << (bits - 2), 1 - (1 << (bits - 2)))
+    high = _truncating_shift(product + nudge, bits - 1)
+    return np.where((a == b) & (a == low), -low - 1, high)
+
+
+def _rdbpot(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
+    # The mask and threshold live in the raw type as in C, which matters for int16
+    # with exponents above 15 (the mask wraps to -1).
+    mask = wrap((np.int64(1) << exponent) - 1, bits)
+    remainder = x & mask
+    threshold = wrap((mask >> 1) + (x < 0), bits)
+    return wrap((x >> exponent) + (remainder > threshold), bits)
+
+
+def _srmbpot_param(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
+    # Saturating left shift by exponent >= 0 (scalar or per element).
+    threshold = (np.int64(1) << (bits - 1 - np.asarray(exponent))) - 1
+    shifted = wrap(x << exponent, bits)
+    high, low = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    return np.where(x > threshold, high, np.where(x < -threshold, low, shifted))
+
+
+def _srmbpot(x: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+    if exponent <= 0:
+        return _rdbpot(x, -exponent, bits)
+    return _srmbpot_param(x, exponent, bits)
 
 
 def saturating_rounding_doubling_high_mul(a: Any, b: Any, bits: int = 32) -> Any:
@@ -133,32 +168,19 @@ def saturating_rounding_doubling_high_mul(a: Any, b: Any, bits: int = 32) -> Any
     Saturates the one overflowing case MIN*MIN to MAX (ARM VQRDMULH).
     """
     _check_bits(bits)
-    a, b = _int64(a, bits, "a"), _int64(b, bits, "b")
-    low = -(1 << (bits - 1))
-    product = a * b
-    # The nudge is 2^(bits-2) for positive products and 1 - 2^(bits-2) for negative
-    # ones; with C's truncating division this rounds ties toward +inf.
-    nudge = np.where(product >= 0, 1 << (bits - 2), 1 - (1 << (bits - 2)))
-    high = _truncating_shift(product + nudge, bits - 1)
-    return _result(np.where((a == b) & (a == low), -low - 1, high), bits)
+    return _result(_srdhm(_int64(a, bits, "a"), _int64(b, bits, "b"), bits), bits)
 
 
 def rounding_divide_by_pot(x: Any, exponent: Any, bits: int = 32) -> Any:
     """gemmlowp RoundingDivideByPOT: x / 2^exponent to nearest, ties away from zero.
 
-    ``exponent`` in [0, 31] (per element allowed). The mask and threshold are
-    computed in the raw type like C does, which matters for int16 with exponents
-    above 15.
+    ``exponent`` in [0, 31], per element allowed (int16 too, computed like C).
     """
     _check_bits(bits)
-    x = _int64(x, bits)
     exponent = _int64(exponent, 32, "exponent")
     if exponent.size and (exponent.min() < 0 or exponent.max() > 31):
         raise ValueError("RoundingDivideByPOT exponent must be in [0, 31]")
-    mask = wrap((np.int64(1) << exponent) - 1, bits)
-    remainder = x & mask
-    threshold = wrap((mask >> 1) + (x < 0), bits)
-    return _result(wrap((x >> exponent) + (remainder > threshold), bits), bits)
+    return _result(_rdbpot(_int64(x, bits), exponent, bits), bits)
 
 
 def saturating_rounding_multiply_by_pot(x: Any, exponent: int, bits: int = 32) -> Any:
@@ -170,15 +192,9 @@ def saturating_rounding_multiply_by_pot(x: Any, exponent: int, bits: int = 32) -
     """
     _check_bits(bits)
     exponent = int(exponent)
-    if exponent <= 0:
-        return rounding_divide_by_pot(x, -exponent, bits)
-    if exponent > bits - 1:
-        raise ValueError(f"left exponent {exponent} too large for int{bits}")
-    x = _int64(x, bits)
-    threshold = (1 << (bits - 1 - exponent)) - 1
-    shifted = wrap(x << exponent, bits)
-    high, low = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
-    return _result(np.where(x > threshold, high, np.where(x < -threshold, low, shifted)), bits)
+    if not -31 <= exponent <= bits - 1:
+        raise ValueError(f"exponent {exponent} out of range for int{bits}")
+    return _result(_srmbpot(_int64(x, bits), exponent, bits), bits)
 
 
 def saturating_left_shift_int16(x: Any, amount: int) -> Any:
@@ -236,10 +252,10 @@ def multiply_by_quantized_multiplier(
         nudge = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
         scaled = np.where(high > INT32_MAX - nudge, INT32_MAX, (high + nudge) >> right)
         return _result(scaled)
-    high = saturating_rounding_doubling_high_mul(shifted, multiplier).astype(np.int64)
+    high = _srdhm(shifted, multiplier, 32)
     if rounding == "double_up":
         return _result(_rounding_shift_up(high, right))
-    return rounding_divide_by_pot(high, right)
+    return _result(_rdbpot(high, right, 32))
 
 
 def multiply_by_quantized_multiplier_smaller_than_one_exp(
@@ -329,6 +345,9 @@ def quantize_multiplier_smaller_than_one_exp(
     if not 0.0 <= real < 1.0:
         raise PrepareError(f"multiplier {real!r} must be in [0, 1) here")
     multiplier, shift = quantize_multiplier(real, rounding)
+    if shift > 0:
+        # A multiplier within 2^-32 of 1 rounds up to 2^31 and gets shift 1: TFLite aborts.
+        raise PrepareError(f"multiplier {real!r} rounds to 1.0; it must be below 1 here")
     return multiplier, shift
 
 
@@ -361,72 +380,3 @@ def downscale_int32_to_int16_multiplier(multiplier: int) -> int:
     if multiplier >= INT32_MAX - (1 << 15):
         return INT16_MAX
     return (multiplier + (1 << 15)) >> 16
-
-
-# -- helpers of the softmax-like kernels -----------------------------------------------
-
-
-def count_leading_zeros32(values: Any) -> Any:
-    """Leading zero bits of values taken as uint32 (32 for zero), as int32."""
-    unsigned = np.asarray(values, dtype=np.int64) & 0xFFFFFFFF
-    # frexp's exponent is the bit length; exact because 32-bit values fit a double.
-    bit_length = np.frexp(unsigned.astype(np.float64))[1]
-    return _result(32 - bit_length.astype(np.int64))
-
-
-def checked_log2(value: float) -> tuple[bool, int]:
-    """TFLite CheckedLog2: (is x a power of two within 1e-3 in log2, round(log2 x)), in float32."""
-    x = np.float32(value)
-    if not x > 0:
-        return False, 0
-    # logf emulated as a correctly rounded float64 log; the float32 product follows C.
-    log_x = np.float32(math.log(float(x)))
-    inv_log2 = np.float32(1.0) / np.float32(math.log(2.0))
-    x_log2 = np.float32(log_x * inv_log2)
-    rounded = np.float32(math.copysign(math.floor(abs(float(x_log2)) + 0.5), float(x_log2)))
-    return bool(abs(x_log2 - rounded) < np.float32(1e-3)), int(rounded)
-
-
-def calculate_input_radius(
-    input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31
-) -> int:
-    """TFLite CalculateInputRadius: the largest |input| that does not saturate the rescale."""
-    max_input_rescaled = (
-        1.0
-        * ((1 << input_integer_bits) - 1)
-        * float(1 << (total_signed_bits - input_integer_bits))
-        / float(1 << input_left_shift)
-    )
-    return int(math.floor(max_input_rescaled))
-
-
-def preprocess_softmax_scaling(
-    beta: float, input_scale: float, input_integer_bits: int, rounding: str = DEFAULT_ROUNDING
-) -> tuple[int, int]:
-    """TFLite PreprocessSoftmaxScaling: (multiplier, left_shift) of beta * input_scale in Q(ib).
-
-    The real multiplier is capped at 2^31 - 1 (2^30 - 1 in single-rounding builds):
-    beyond that every non-maximal input gives exp() == 0 anyway.
-    """
-    cap = float((1 << 30) - 1) if rounding == "single" else float((1 << 31) - 1)
-    real = min(float(beta) * float(input_scale) * float(1 << (31 - input_integer_bits)), cap)
-    return quantize_multiplier_greater_than_one(real, rounding)
-
-
-def preprocess_log_softmax_scaling_exp(
-    beta: float, input_scale: float, input_integer_bits: int, rounding: str = DEFAULT_ROUNDING
-) -> tuple[int, int, int, int]:
-    """TFLite PreprocessLogSoftmaxScalingExp.
-
-    Returns (multiplier, left_shift, reverse_scaling_divisor, reverse_scaling_left_shift);
-    LOG_SOFTMAX negates the last one to get its reverse_scaling_right_shift.
-    """
-    multiplier, left_shift = preprocess_softmax_scaling(
-        beta, input_scale, input_integer_bits, rounding
-    )
-    if left_shift == 0:
-        # C computes (1 << 31) in an int here, which is negative: TFLite aborts.
-        raise PrepareError(f"input scale {input_scale!r} is too small for quantized LOG_SOFTMAX")
-    reverse = float(1 << (31 - left_shift)) / float(multiplier)
-    divisor, reverse_shift = quantize_multiplier_smaller_than_one_exp(reverse, rounding)
-    return multiplier, left_shift, divisor, reverse_shift
