@@ -1,4 +1,4 @@
-"""The ``edgelite`` command line: inspect (more subcommands arrive with their issues)."""
+"""The ``edgelite`` command line: inspect, convert (more subcommands arrive with their issues)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import EdgeliteError
 
@@ -49,6 +50,74 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_shape(text: str) -> tuple[str, list[int]]:
+    """``NAME:1,224,224,3`` -> ("NAME", [1, 224, 224, 3])."""
+    name, sep, dims = text.rpartition(":")
+    try:
+        shape = [int(d) for d in dims.split(",")]
+    except ValueError:
+        shape = []
+    if not sep or not name or not shape or min(shape) < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected NAME:D1,D2,... e.g. image:1,224,224,3"
+        )
+    return name, shape
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .converter import ConvertOptions, convert_with_report, save
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"[convert] {line}", file=sys.stderr, flush=True)
+
+    options = ConvertOptions(
+        signature_keys=args.signature or None,
+        input_shapes=dict(args.input_shape or []),
+        allow_custom_ops=args.allow_custom_ops,
+        optimize=not args.no_optimize,
+        progress=progress,
+    )
+    model, report = convert_with_report(args.source, options=options)
+    progress(f"writing {args.output}")
+    report.size_bytes = save(model, args.output)
+    if args.json_report:
+        Path(args.json_report).write_text(json.dumps(report.as_dict(), indent=2, default=str))
+    print(_summary(report, args.output))
+    return 0
+
+
+def _summary(report: Any, output: str) -> str:
+    lines = [
+        f"wrote {output}: {report.size_bytes:,} bytes, signatures {report.signatures}",
+        f"operators: {report.ops_lowered} lowered -> {report.ops_final} after passes"
+        f" (min runtime {report.min_runtime_version or 'n/a'})",
+    ]
+    lines += [f"  {count:5d}  {name}" for name, count in report.op_histogram.items()]
+    for op in report.custom_ops:
+        lines.append(f"custom op: {op.describe()}")
+    return "\n".join(lines)
+
+
+def _add_convert_parser(sub: Any) -> None:
+    c = sub.add_parser("convert", help="convert a Keras model / SavedModel to a .tflite file")
+    c.add_argument("source", help="SavedModel directory, .keras or .h5 file")
+    c.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    c.add_argument("--signature", action="append", metavar="KEY", help="SavedModel signature")
+    c.add_argument(
+        "--input-shape",
+        action="append",
+        type=_input_shape,
+        metavar="NAME:D1,D2,...",
+        help="full shape of an input with unknown sizes, e.g. image:1,224,224,3",
+    )
+    c.add_argument("--allow-custom-ops", action="store_true", help="emit unsupported ops as custom")
+    c.add_argument("--no-optimize", action="store_true", help="skip the graph passes")
+    c.add_argument("--json-report", metavar="PATH", help="also write the report as JSON")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    c.set_defaults(func=_convert)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgelite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_benchmark)
+    _add_convert_parser(sub)
     return parser
 
 

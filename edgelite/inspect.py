@@ -7,7 +7,6 @@ TensorFlow.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections import Counter
 from typing import Any
@@ -20,6 +19,7 @@ from .schema.flatdict import decode
 from .schema.generated import conversion_layout
 from .schema.generated.enums import BuiltinOperator, TensorType
 from .schema.model import Model, Operator, Subgraph, Tensor
+from .schema.options_base import option_fields
 
 _INT_ACTIVATIONS = (TensorType.INT8, TensorType.UINT8, TensorType.INT16)
 
@@ -119,12 +119,8 @@ def describe_options(options: Any) -> str:
     """Compact, readable options: ``stride 2x2 SAME RELU6 dilation 2x2 keep_dims``."""
     if options is None:
         return ""
-    values = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
-    defaults = {
-        f.name: f.default
-        for f in dataclasses.fields(options)
-        if f.default is not dataclasses.MISSING
-    }
+    defaults = option_fields(options)
+    values = {name: getattr(options, name) for name in defaults}
     parts = []
     if "stride_w" in values:
         parts.append(f"stride {values.pop('stride_h')}x{values.pop('stride_w')}")

@@ -4,7 +4,7 @@ Four files come out, none to be edited by hand:
 
 * ``tflite_generated.py`` -- flatc's Python bindings (flatc is pinned in pyproject.toml);
 * ``enums.py`` -- every schema enum as a named ``IntEnum``;
-* ``options.py`` -- a typed dataclass for every builtin-options table;
+* ``options.py`` -- a typed class for every builtin-options table (see options_base);
 * ``layout.py`` -- the wire layout of every table, which the verifier walks.
 
 Usage: ``python tools/gen_schema.py [OUT_DIR]`` (default: the package's folder).
@@ -86,8 +86,8 @@ def option_tables(schema: Schema) -> list[str]:
     return names
 
 
-def _py_type(schema: Schema, type_name: str, is_vector: bool) -> tuple[str, str]:
-    """Annotation and default expression for a field of an options dataclass."""
+def _py_type(schema: Schema, type_name: str, is_vector: bool) -> str:
+    """Annotation of a field of an options class."""
     kind = schema.kind(type_name)
     if kind == "enum":
         base = type_name
@@ -96,10 +96,10 @@ def _py_type(schema: Schema, type_name: str, is_vector: bool) -> tuple[str, str]
     else:
         base = PY_SCALAR.get(CANONICAL[type_name], "int")
     if is_vector:
-        return f"list[{base}]", "field(default_factory=list)"
+        return f"list[{base}]"
     if kind == "string":
-        return "str | None", "None"
-    return base, ""
+        return "str | None"
+    return base
 
 
 def _default(schema: Schema, type_name: str, default: str | None) -> str:
@@ -119,26 +119,22 @@ def _default(schema: Schema, type_name: str, default: str | None) -> str:
 
 
 def gen_options(schema: Schema) -> str:
+    # Plain classes with a written-out __init__, not @dataclass: the decorator would
+    # compile ~450 methods at import time (~60 ms); OptionsTable provides eq/repr.
     enum_names = sorted(schema.enums)
     lines = [
         HEADER,
         "from __future__ import annotations",
         "",
-        "from dataclasses import dataclass, field",
-        "",
+        "from ..options_base import OptionsTable",
         "from .enums import (",
     ]
     lines += [f"    {name}," for name in enum_names]
     lines += [")", ""]
     for table_name in option_tables(schema):
-        lines += ["", "@dataclass", f"class {table_name}:"]
+        lines += ["", f"class {table_name}(OptionsTable):"]
         live = [f for f in schema.tables[table_name].fields if not f.deprecated]
-        if not live:
-            lines.append("    pass")
-        for fdef in live:
-            annotation, factory = _py_type(schema, fdef.type, fdef.is_vector)
-            value = factory or _default(schema, fdef.type, fdef.default)
-            lines.append(f"    {fdef.name}: {annotation} = {value}")
+        lines += _option_class_body(schema, live)
         lines.append("")
     for union_name in OPTION_UNIONS:
         members = ", ".join(schema.unions[union_name].members)
@@ -149,6 +145,31 @@ def gen_options(schema: Schema) -> str:
     )
     lines.append("")
     return "\n".join(lines)
+
+
+def _option_class_body(schema: Schema, live: list) -> list[str]:
+    """Slots, annotations, DEFAULTS and a positional-or-keyword __init__, in schema order."""
+    if not live:
+        return ["    __slots__ = ()", "    DEFAULTS = {}"]
+    names = [f.name for f in live]
+    lines = [f"    __slots__ = ({', '.join(repr(n) for n in names)},)"]
+    params, body, defaults = [], [], []
+    for fdef in live:
+        annotation = _py_type(schema, fdef.type, fdef.is_vector)
+        lines.append(f"    {fdef.name}: {annotation}")
+        if fdef.is_vector:
+            defaults.append(f"        {fdef.name!r}: [],")
+            params.append(f"        {fdef.name}: {annotation} | None = None,")
+            body.append(f"        self.{fdef.name} = [] if {fdef.name} is None else {fdef.name}")
+        else:
+            is_string = schema.kind(fdef.type) == "string"
+            value = "None" if is_string else _default(schema, fdef.type, fdef.default)
+            defaults.append(f"        {fdef.name!r}: {value},")
+            params.append(f"        {fdef.name}: {annotation} = {value},")
+            body.append(f"        self.{fdef.name} = {fdef.name}")
+    lines += ["    DEFAULTS = {", *defaults, "    }", ""]
+    lines += ["    def __init__(", "        self,", *params, "    ) -> None:", *body]
+    return lines
 
 
 def gen_layout(schema: Schema) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .model import Model
+from .options_base import is_options, option_fields
 
 _IGNORED = {"source"}
 
@@ -33,6 +34,15 @@ def _empty(value: Any) -> bool:
     return isinstance(value, (list, tuple, dict, bytes, str)) and len(value) == 0
 
 
+def _field_names(value: Any) -> list[str] | None:
+    """Fields of an IR dataclass or an options object; None for anything else."""
+    if is_options(value):
+        return list(option_fields(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [f.name for f in dataclasses.fields(value)]
+    return None
+
+
 def _diff(a: Any, b: Any, path: str, found: list[str], limit: int) -> None:
     if len(found) >= limit:
         return
@@ -42,13 +52,14 @@ def _diff(a: Any, b: Any, path: str, found: list[str], limit: int) -> None:
         if a is None or b is None or not np.array_equal(np.asarray(a), np.asarray(b)):
             found.append(f"{path}: arrays differ")
         return
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+    names = _field_names(a)
+    if names is not None:
         if type(a) is not type(b):
             found.append(f"{path}: {type(a).__name__} != {type(b).__name__}")
             return
-        for f in dataclasses.fields(a):
-            if f.name not in _IGNORED:
-                _diff(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}", found, limit)
+        for name in names:
+            if name not in _IGNORED:
+                _diff(getattr(a, name), getattr(b, name), f"{path}.{name}", found, limit)
         return
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if len(a) != len(b):

@@ -2,24 +2,23 @@
 
 There are ~150 options tables; each is a flat record of scalars, enums, strings
 and scalar vectors. Rather than hand-writing 300 functions, the codec walks
-``layout.TABLES[name]`` and fills the matching dataclass from
+``layout.TABLES[name]`` and fills the matching options class from
 ``edgelite.schema.options``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from functools import cache
 from typing import Any
 
 import flatbuffers
 import numpy as np
 from flatbuffers import number_types as nt
-from flatbuffers.table import Table
 
+from .flatread import TYPE_CODES
 from .generated import enums, options
-from .generated.layout import TABLES
+from .generated.layout import FIELD_ENUMS, TABLES
+from .options_base import option_fields
 
 _FLAGS = {
     "bool": nt.BoolFlags,
@@ -51,21 +50,10 @@ _PREPEND = {
 
 
 @cache
-def _enum_types(cls: type) -> dict[str, type | None]:
+def _enum_types(class_name: str) -> dict[str, type | None]:
     """Field name -> IntEnum class (element class for lists), None for plain values."""
-    hints = typing.get_type_hints(cls, vars(enums))
-    found: dict[str, type | None] = {}
-    for name, hint in hints.items():
-        inner = typing.get_args(hint)[0] if typing.get_origin(hint) is list else hint
-        found[name] = (
-            inner
-            if isinstance(inner, type)
-            and issubclass(inner, int)
-            and inner is not int
-            and inner is not bool
-            else None
-        )
-    return found
+    names = {row[0]: FIELD_ENUMS.get((class_name, row[0])) for row in TABLES[class_name]}
+    return {field: getattr(enums, name) if name else None for field, name in names.items()}
 
 
 def _as_enum(enum_cls: type | None, value: int) -> Any:
@@ -77,32 +65,32 @@ def _as_enum(enum_cls: type | None, value: int) -> Any:
         return value  # a value newer than our schema: keep the number
 
 
-def read_options(table: Table, class_name: str) -> Any:
-    """Decode the options table at ``table`` into its dataclass."""
+def read_options(fb: Any, table: int, class_name: str) -> Any:
+    """Decode the options table at position ``table`` of FlatReader ``fb`` into its class."""
     cls = options.OPTION_CLASSES[class_name]
-    enum_of = _enum_types(cls)
+    enum_of = _enum_types(class_name)
     values: dict[str, Any] = {}
     for fname, kind, ftype, is_vector, slot, deprecated in TABLES[class_name]:
         if deprecated:
             continue
-        o = table.Offset(4 + 2 * slot)
-        if not o:
-            continue
         if kind == "string":
-            values[fname] = table.String(o + table.Pos).decode("utf-8", "replace")
+            value = fb.string(table, slot)
         elif is_vector:
-            arr = table.GetVectorAsNumpy(_FLAGS[ftype], o)
-            values[fname] = [
-                _as_enum(enum_of[fname], int(v)) if ftype != "float32" else float(v) for v in arr
-            ]
+            value = fb.values(table, slot, TYPE_CODES[ftype])
+            enum_cls = enum_of[fname]
+            if value is not None and enum_cls is not None:
+                value = [_as_enum(enum_cls, v) for v in value]
         else:
-            raw = table.Get(_FLAGS[ftype], o + table.Pos)
-            values[fname] = _as_enum(enum_of[fname], raw)
+            value = fb.scalar(table, slot, TYPE_CODES[ftype], None)
+            if value is not None:
+                value = _as_enum(enum_of[fname], value)
+        if value is not None:
+            values[fname] = value
     return cls(**values)
 
 
 def write_options(builder: flatbuffers.Builder, obj: Any) -> int:
-    """Serialize an options dataclass; returns the table's offset."""
+    """Serialize an options object; returns the table's offset."""
     name = type(obj).__name__
     layout = TABLES[name]
     refs: dict[str, int] = {}
@@ -116,7 +104,7 @@ def write_options(builder: flatbuffers.Builder, obj: Any) -> int:
             )
     num_slots = max((row[4] for row in layout), default=-1) + 1
     builder.StartObject(num_slots)
-    defaults = {f.name: f.default for f in dataclasses.fields(obj)}
+    defaults = option_fields(obj)
     for fname, kind, ftype, is_vector, slot, deprecated in layout:
         if deprecated:
             continue

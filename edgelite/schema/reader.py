@@ -10,6 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from . import checks
-from .generated import tflite_generated as fb
+from .flatread import TYPE_CODES, FlatReader
 from .generated.enums import (
     BuiltinOperator,
     BuiltinOptions2Type,
@@ -27,6 +28,7 @@ from .generated.enums import (
     SparseIndexVectorType,
     TensorType,
 )
+from .generated.layout import TABLES
 from .model import (
     Buffer,
     DimensionMetadata,
@@ -87,60 +89,75 @@ def _open(source: ModelSource) -> tuple[Any, str]:
         raise ModelError(f"{path}: permission denied") from None
 
 
-def _array(value: Any, dtype: type) -> np.ndarray:
-    """Generated ``...AsNumpy`` accessors return 0 for an absent vector."""
-    if isinstance(value, np.ndarray):
-        return value.astype(dtype, copy=False)
-    return np.zeros(0, dtype)
+# Scalar type codes of FlatReader.scalar()/values().
+_BOOL, _I8, _U8, _I32, _U32, _U64 = (
+    TYPE_CODES[name] for name in ("bool", "int8", "uint8", "int32", "uint32", "uint64")
+)
+_I32_DTYPE = np.dtype(np.int32)
 
 
-def _ints(value: Any) -> list[int]:
-    return _array(value, np.int64).tolist()
+@cache
+def _slots(table: str) -> dict[str, int]:
+    """Field name -> vtable slot of a tflite.fbs table."""
+    return {row[0]: row[4] for row in TABLES[table]}
 
 
-def _str(value: bytes | None) -> str:
-    return value.decode("utf-8", "replace") if value is not None else ""
+def _enum(cls: type, value: int) -> Any:
+    """A schema enum member, or the bare number when it is newer than our schema."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
 
 
 class _Reader:
+    """Decodes a verified buffer into the IR through a bounds-checked FlatReader."""
+
     def __init__(self, buf: Any, name: str) -> None:
         self.buf = buf
         self.name = name
-        self.size = len(buf)
+        self.fb = FlatReader(buf)
+        self.size = self.fb.size
+
+    def ints(self, table: int, slot: int) -> list[int]:
+        """An int32 vector field as a list ([] when absent)."""
+        return self.fb.values(table, slot, _I32) or []
 
     def model(self) -> Model:
-        root = fb.Model.GetRootAs(self.buf, 0)
+        fb, s = self.fb, _slots("Model")
+        root = fb.root()
         model = Model(
-            version=root.Version(),
-            operator_codes=[
-                self.opcode(root.OperatorCodes(i)) for i in range(root.OperatorCodesLength())
-            ],
-            subgraphs=[self.subgraph(root.Subgraphs(i)) for i in range(root.SubgraphsLength())],
-            description=_str(root.Description()) if root.Description() is not None else None,
-            buffers=[self.buffer(root.Buffers(i), i) for i in range(root.BuffersLength())],
-            metadata_buffer=_ints(root.MetadataBufferAsNumpy()),
-            metadata=[self.metadata(root.Metadata(i)) for i in range(root.MetadataLength())],
-            signature_defs=[
-                self.signature(root.SignatureDefs(i)) for i in range(root.SignatureDefsLength())
-            ],
+            version=fb.scalar(root, s["version"], _U32, 0),
+            operator_codes=[self.opcode(t) for t in fb.tables(root, s["operator_codes"])],
+            subgraphs=[self.subgraph(t) for t in fb.tables(root, s["subgraphs"])],
+            description=fb.string(root, s["description"]),
+            buffers=[self.buffer(t, i) for i, t in enumerate(fb.tables(root, s["buffers"]))],
+            metadata_buffer=self.ints(root, s["metadata_buffer"]),
+            metadata=[self.metadata(t) for t in fb.tables(root, s["metadata"])],
+            signature_defs=[self.signature(t) for t in fb.tables(root, s["signature_defs"])],
             source=self.name,
         )
         if not model.buffers:
             model.buffers = [Buffer()]
         return model
 
-    def opcode(self, code: fb.OperatorCode) -> OperatorCode:
+    def opcode(self, table: int) -> OperatorCode:
+        fb, s = self.fb, _slots("OperatorCode")
         # Readers take the larger of the two codes (schema 3a rule).
-        value = max(int(code.DeprecatedBuiltinCode()), int(code.BuiltinCode()))
-        try:
-            builtin: BuiltinOperator | int = BuiltinOperator(value)
-        except ValueError:
-            builtin = value
-        custom = code.CustomCode()
-        return OperatorCode(builtin, _str(custom) if custom is not None else None, code.Version())
+        value = max(
+            fb.scalar(table, s["deprecated_builtin_code"], _I8, 0),
+            fb.scalar(table, s["builtin_code"], _I32, 0),
+        )
+        return OperatorCode(
+            _enum(BuiltinOperator, value),
+            fb.string(table, s["custom_code"]),
+            fb.scalar(table, s["version"], _I32, 1),
+        )
 
-    def buffer(self, buf: fb.Buffer, index: int) -> Buffer:
-        offset, size = buf.Offset(), buf.Size()
+    def buffer(self, table: int, index: int) -> Buffer:
+        fb, s = self.fb, _slots("Buffer")
+        offset = fb.scalar(table, s["offset"], _U64, 0)
+        size = fb.scalar(table, s["size"], _U64, 0)
         if offset > 1:
             if offset + size > self.size:
                 raise ModelError(
@@ -148,137 +165,148 @@ class _Reader:
                     f"lies outside the {self.size}-byte file"
                 )
             return Buffer(np.frombuffer(self.buf, np.uint8, size, offset))
-        data = buf.DataAsNumpy()
-        return Buffer(data if isinstance(data, np.ndarray) else None)
+        return Buffer(fb.array(table, s["data"], np.uint8))
 
-    def subgraph(self, sg: fb.SubGraph) -> Subgraph:
+    def subgraph(self, table: int) -> Subgraph:
+        fb, s = self.fb, _slots("SubGraph")
         return Subgraph(
-            tensors=[self.tensor(sg.Tensors(i)) for i in range(sg.TensorsLength())],
-            inputs=_ints(sg.InputsAsNumpy()),
-            outputs=_ints(sg.OutputsAsNumpy()),
-            operators=[self.operator(sg.Operators(i)) for i in range(sg.OperatorsLength())],
-            name=_str(sg.Name()),
+            tensors=[self.tensor(t) for t in fb.tables(table, s["tensors"])],
+            inputs=self.ints(table, s["inputs"]),
+            outputs=self.ints(table, s["outputs"]),
+            operators=[self.operator(t) for t in fb.tables(table, s["operators"])],
+            name=fb.string(table, s["name"]) or "",
         )
 
-    def tensor(self, t: fb.Tensor) -> Tensor:
-        try:
-            ttype: TensorType | int = TensorType(t.Type())
-        except ValueError:
-            ttype = t.Type()
+    def tensor(self, table: int) -> Tensor:
+        fb, s = self.fb, _slots("Tensor")
+        quantization = fb.table(table, s["quantization"])
+        sparsity = fb.table(table, s["sparsity"])
         return Tensor(
-            name=_str(t.Name()),
-            shape=_ints(t.ShapeAsNumpy()),
-            type=ttype,  # type: ignore[arg-type]
-            buffer=t.Buffer(),
-            quantization=self.quantization(t.Quantization()),
-            is_variable=bool(t.IsVariable()),
-            sparsity=self.sparsity(t.Sparsity()),
-            shape_signature=None if t.ShapeSignatureIsNone() else _ints(t.ShapeSignatureAsNumpy()),
-            has_rank=bool(t.HasRank()),
-            variant_tensors=[
-                self.variant(t.VariantTensors(i)) for i in range(t.VariantTensorsLength())
-            ],
+            name=fb.string(table, s["name"]) or "",
+            shape=self.ints(table, s["shape"]),
+            type=_enum(TensorType, fb.scalar(table, s["type"], _I8, 0)),
+            buffer=fb.scalar(table, s["buffer"], _U32, 0),
+            quantization=None if quantization is None else self.quantization(quantization),
+            is_variable=fb.scalar(table, s["is_variable"], _BOOL, False),
+            sparsity=None if sparsity is None else self.sparsity(sparsity),
+            shape_signature=fb.values(table, s["shape_signature"], _I32),
+            has_rank=fb.scalar(table, s["has_rank"], _BOOL, False),
+            variant_tensors=[self.variant(t) for t in fb.tables(table, s["variant_tensors"])],
         )
 
-    def variant(self, v: fb.VariantSubType) -> VariantSubType:
-        return VariantSubType(_ints(v.ShapeAsNumpy()), TensorType(v.Type()), bool(v.HasRank()))
+    def variant(self, table: int) -> VariantSubType:
+        fb, s = self.fb, _slots("VariantSubType")
+        return VariantSubType(
+            self.ints(table, s["shape"]),
+            TensorType(fb.scalar(table, s["type"], _I8, 0)),
+            fb.scalar(table, s["has_rank"], _BOOL, False),
+        )
 
-    def quantization(self, q: fb.QuantizationParameters | None) -> QuantizationParameters | None:
-        if q is None:
-            return None
+    def quantization(self, table: int) -> QuantizationParameters:
+        fb, s = self.fb, _slots("QuantizationParameters")
         custom = None
-        if q.DetailsType() == 1:  # CustomQuantization
-            table = fb.CustomQuantization()
-            details = q.Details()
-            table.Init(details.Bytes, details.Pos)
-            custom = _array(table.CustomAsNumpy(), np.uint8).tobytes()
+        details = fb.table(table, s["details"])
+        if details is not None and fb.scalar(table, s["details"] - 1, _U8, 0) == 1:
+            # CustomQuantization, the only QuantizationDetails member.
+            custom = fb.raw(details, _slots("CustomQuantization")["custom"]) or b""
+        scale = fb.array(table, s["scale"], np.float32)
+        zero_point = fb.array(table, s["zero_point"], np.int64)
         return QuantizationParameters(
-            scale=_array(q.ScaleAsNumpy(), np.float32),
-            zero_point=_array(q.ZeroPointAsNumpy(), np.int64),
-            min=None if q.MinIsNone() else _array(q.MinAsNumpy(), np.float32),
-            max=None if q.MaxIsNone() else _array(q.MaxAsNumpy(), np.float32),
-            quantized_dimension=q.QuantizedDimension(),
+            scale=np.zeros(0, np.float32) if scale is None else scale,
+            zero_point=np.zeros(0, np.int64) if zero_point is None else zero_point,
+            min=fb.array(table, s["min"], np.float32),
+            max=fb.array(table, s["max"], np.float32),
+            quantized_dimension=fb.scalar(table, s["quantized_dimension"], _I32, 0),
             custom=custom,
         )
 
-    def sparsity(self, s: fb.SparsityParameters | None) -> Sparsity | None:
-        if s is None:
-            return None
+    def sparsity(self, table: int) -> Sparsity:
+        fb, s = self.fb, _slots("SparsityParameters")
         return Sparsity(
-            traversal_order=_ints(s.TraversalOrderAsNumpy()),
-            block_map=_ints(s.BlockMapAsNumpy()),
-            dim_metadata=[
-                self.dim_metadata(s.DimMetadata(i)) for i in range(s.DimMetadataLength())
-            ],
+            traversal_order=self.ints(table, s["traversal_order"]),
+            block_map=self.ints(table, s["block_map"]),
+            dim_metadata=[self.dim_metadata(t) for t in fb.tables(table, s["dim_metadata"])],
         )
 
-    def dim_metadata(self, d: fb.DimensionMetadata) -> DimensionMetadata:
+    def dim_metadata(self, table: int) -> DimensionMetadata:
+        fb, s = self.fb, _slots("DimensionMetadata")
         return DimensionMetadata(
-            format=DimensionType(d.Format()),
-            dense_size=d.DenseSize(),
-            array_segments=self.index_vector(d.ArraySegmentsType(), d.ArraySegments()),
-            array_indices=self.index_vector(d.ArrayIndicesType(), d.ArrayIndices()),
+            format=DimensionType(fb.scalar(table, s["format"], _I8, 0)),
+            dense_size=fb.scalar(table, s["dense_size"], _I32, 0),
+            array_segments=self.index_vector(table, s["array_segments"]),
+            array_indices=self.index_vector(table, s["array_indices"]),
         )
 
-    def index_vector(self, kind: int, table: Any) -> np.ndarray | None:
-        if table is None or kind == SparseIndexVectorType.NONE:
+    def index_vector(self, table: int, slot: int) -> np.ndarray | None:
+        """A SparseIndexVector union field's values (the union type sits in ``slot - 1``)."""
+        fb = self.fb
+        kind = fb.scalar(table, slot - 1, _U8, 0)
+        member = fb.table(table, slot)
+        if member is None or kind == SparseIndexVectorType.NONE:
             return None
-        cls: Any = {
-            SparseIndexVectorType.Int32Vector: fb.Int32Vector,
-            SparseIndexVectorType.Uint16Vector: fb.Uint16Vector,
-            SparseIndexVectorType.Uint8Vector: fb.Uint8Vector,
-        }[SparseIndexVectorType(kind)]
-        vec = cls()
-        vec.Init(table.Bytes, table.Pos)
-        values = vec.ValuesAsNumpy()
-        return values if isinstance(values, np.ndarray) else np.zeros(0, np.int32)
+        dtype = _INDEX_DTYPES[SparseIndexVectorType(kind)]
+        values = fb.array(member, _slots(SparseIndexVectorType(kind).name)["values"], dtype)
+        return np.zeros(0, np.int32) if values is None else values
 
-    def operator(self, op: fb.Operator) -> Operator:
+    def operator(self, table: int) -> Operator:
+        fb, s = self.fb, _slots("Operator")
+        mutating = fb.values(table, s["mutating_variable_inputs"], _BOOL)
         return Operator(
-            opcode_index=op.OpcodeIndex(),
-            inputs=_ints(op.InputsAsNumpy()),
-            outputs=_ints(op.OutputsAsNumpy()),
-            builtin_options=self.options(
-                op.BuiltinOptionsType(), op.BuiltinOptions(), BuiltinOptionsType
+            opcode_index=fb.scalar(table, s["opcode_index"], _U32, 0),
+            inputs=self.ints(table, s["inputs"]),
+            outputs=self.ints(table, s["outputs"]),
+            builtin_options=self.options(table, s["builtin_options"], BuiltinOptionsType),
+            builtin_options_2=self.options(table, s["builtin_options_2"], BuiltinOptions2Type),
+            custom_options=self.custom_options(table, s),
+            custom_options_format=CustomOptionsFormat(
+                fb.scalar(table, s["custom_options_format"], _I8, 0)
             ),
-            builtin_options_2=self.options(
-                op.BuiltinOptions2Type(), op.BuiltinOptions2(), BuiltinOptions2Type
-            ),
-            custom_options=self.custom_options(op),
-            custom_options_format=CustomOptionsFormat(op.CustomOptionsFormat()),
-            mutating_variable_inputs=[
-                bool(v) for v in _array(op.MutatingVariableInputsAsNumpy(), np.bool_)
-            ],
-            intermediates=_ints(op.IntermediatesAsNumpy()),
+            mutating_variable_inputs=mutating or [],
+            intermediates=self.ints(table, s["intermediates"]),
         )
 
-    def custom_options(self, op: fb.Operator) -> bytes | None:
-        offset, size = op.LargeCustomOptionsOffset(), op.LargeCustomOptionsSize()
+    def custom_options(self, table: int, s: dict[str, int]) -> bytes | None:
+        fb = self.fb
+        offset = fb.scalar(table, s["large_custom_options_offset"], _U64, 0)
+        size = fb.scalar(table, s["large_custom_options_size"], _U64, 0)
         if offset > 1:
             if offset + size > self.size:
                 raise ModelError(
                     f"{self.name}: custom options [{offset}, {offset + size}) lie outside the file"
                 )
             return bytes(self.buf[offset : offset + size])
-        if op.CustomOptionsIsNone():
+        return fb.raw(table, s["custom_options"])
+
+    def options(self, table: int, slot: int, union: type) -> Any:
+        """A builtin-options union field (its type sits in ``slot - 1``), None when absent."""
+        kind = self.fb.scalar(table, slot - 1, _U8, 0)
+        member = self.fb.table(table, slot)
+        if member is None or kind == 0:
             return None
-        return _array(op.CustomOptionsAsNumpy(), np.uint8).tobytes()
+        return read_options(self.fb, member, union(kind).name)
 
-    def options(self, kind: int, table: Any, union: type) -> Any:
-        if table is None or kind == 0:
-            return None
-        return read_options(table, union(kind).name)
+    def metadata(self, table: int) -> Metadata:
+        fb, s = self.fb, _slots("Metadata")
+        return Metadata(fb.string(table, s["name"]) or "", fb.scalar(table, s["buffer"], _U32, 0))
 
-    def metadata(self, m: fb.Metadata) -> Metadata:
-        return Metadata(_str(m.Name()), m.Buffer())
-
-    def signature(self, s: fb.SignatureDef) -> SignatureDef:
-        def tensor_map(get: Any, count: int) -> dict[str, int]:
-            return {_str(get(i).Name()): get(i).TensorIndex() for i in range(count)}
-
+    def signature(self, table: int) -> SignatureDef:
+        fb, s = self.fb, _slots("SignatureDef")
         return SignatureDef(
-            key=_str(s.SignatureKey()),
-            subgraph_index=s.SubgraphIndex(),
-            inputs=tensor_map(s.Inputs, s.InputsLength()),
-            outputs=tensor_map(s.Outputs, s.OutputsLength()),
+            key=fb.string(table, s["signature_key"]) or "",
+            subgraph_index=fb.scalar(table, s["subgraph_index"], _U32, 0),
+            inputs=self.tensor_map(fb.tables(table, s["inputs"])),
+            outputs=self.tensor_map(fb.tables(table, s["outputs"])),
         )
+
+    def tensor_map(self, tables: list[int]) -> dict[str, int]:
+        fb, s = self.fb, _slots("TensorMap")
+        return {
+            fb.string(t, s["name"]) or "": fb.scalar(t, s["tensor_index"], _U32, 0) for t in tables
+        }
+
+
+_INDEX_DTYPES = {
+    SparseIndexVectorType.Int32Vector: np.dtype(np.int32),
+    SparseIndexVectorType.Uint16Vector: np.dtype(np.uint16),
+    SparseIndexVectorType.Uint8Vector: np.dtype(np.uint8),
+}

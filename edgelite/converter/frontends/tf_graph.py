@@ -62,17 +62,17 @@ def _attr_item(tf: Any, kind: str, item: Any) -> Any:
     return item
 
 
-def _spec(tf: Any, tensor: Any) -> TensorSpec:
-    return TensorSpec(tensor.name, _shape(tensor.shape), _dtype(tf, tensor.dtype))
+def _spec(tf: Any, tensor: Any, prefix: str = "") -> TensorSpec:
+    return TensorSpec(prefix + tensor.name, _shape(tensor.shape), _dtype(tf, tensor.dtype))
 
 
-def _node(tf: Any, op: Any) -> GraphNode:
+def _node(tf: Any, op: Any, prefix: str = "") -> GraphNode:
     attrs = {key: _attr(tf, value) for key, value in op.node_def.attr.items()}
     return GraphNode(
-        name=op.name,
+        name=prefix + op.name,
         type=op.type,
-        inputs=[t.name for t in op.inputs],
-        outputs=[_spec(tf, t) for t in op.outputs],
+        inputs=[prefix + t.name for t in op.inputs],
+        outputs=[_spec(tf, t, prefix) for t in op.outputs],
         attrs=attrs,
     )
 
@@ -106,8 +106,12 @@ class Library:
         self.functions = {f.signature.name: f for f in graph_def.library.function}
         self.layer_names = layer_names
 
-    def load(self, name: str, args: Sequence[TensorSpec]) -> Graph:
-        """Function ``name`` as a Graph, its arguments shaped like ``args``."""
+    def load(self, name: str, args: Sequence[TensorSpec], prefix: str = "") -> Graph:
+        """Function ``name`` as a Graph, its arguments shaped like ``args``.
+
+        ``prefix`` is put before every node name, so a body inlined into its caller's
+        graph cannot collide with the caller's names.
+        """
         from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
 
         fdef = self.functions.get(name)
@@ -122,7 +126,8 @@ class Library:
         outputs = [
             graph.get_tensor_by_name(flat[fdef.ret[a.name]]) for a in fdef.signature.output_arg
         ]
-        return graph_from_tf(self.tf, inputs, outputs, graph.get_operations(), name, self)
+        ops = graph.get_operations()
+        return graph_from_tf(self.tf, inputs, outputs, ops, name, self, prefix)
 
 
 def graph_from_tf(
@@ -132,20 +137,21 @@ def graph_from_tf(
     ops: Sequence[Any],
     name: str,
     library: Library,
+    prefix: str = "",
 ) -> Graph:
     """TensorFlow tensors and operations as a lowering Graph."""
     input_names = {t.name for t in inputs}
     ordered = _ordered([t.op for t in outputs] + list(ops))
     nodes = [
-        _node(tf, op)
+        _node(tf, op, prefix)
         for op in ordered
         if not (op.type == "Placeholder" and op.outputs[0].name in input_names)
     ]
     return Graph(
         name=name,
         nodes=nodes,
-        inputs=[_spec(tf, t) for t in inputs],
-        outputs=[t.name for t in outputs],
+        inputs=[_spec(tf, t, prefix) for t in inputs],
+        outputs=[prefix + t.name for t in outputs],
         load_function=library.load,
         layer_names=library.layer_names,
     )

@@ -30,7 +30,7 @@ from ...schema.generated.options import (
 )
 from .context import Lowering, LoweringError
 from .graph import GraphNode
-from .helpers import norm_axis, text
+from .helpers import norm_axis, scalar, text
 
 B = BuiltinOperator
 
@@ -66,7 +66,7 @@ def lower_transpose(ctx: Lowering, node: GraphNode) -> None:
 def lower_concat(ctx: Lowering, node: GraphNode) -> None:
     """ConcatV2(values..., axis); a single value is just that value."""
     values = node.inputs[:-1]
-    axis = int(ctx.need_const(node, len(values), "axis"))
+    axis = int(scalar(ctx.need_const(node, len(values), "axis")))
     rank = len(ctx.shape(node.outputs[0].name))
     if len(values) == 1:
         ctx.forward(node)
@@ -94,12 +94,12 @@ def lower_split(ctx: Lowering, node: GraphNode) -> None:
     """Split(axis, value) keeps TFLite's argument order; SplitV(value, sizes, axis)."""
     outs = [ctx.output(node, i) for i in range(len(node.outputs))]
     if node.type == "Split":
-        axis = int(ctx.need_const(node, 0, "axis"))
+        axis = int(scalar(ctx.need_const(node, 0, "axis")))
         inputs = [_i32(ctx, f"{node.name}/axis", axis), ctx.input(node, 1)]
         ctx.emit(B.SPLIT, inputs, outs, SplitOptions(len(outs)))
         return
     sizes = ctx.need_const(node, 1, "split sizes")
-    axis = int(ctx.need_const(node, 2, "axis"))
+    axis = int(scalar(ctx.need_const(node, 2, "axis")))
     inputs = [ctx.input(node, 0), _i32(ctx, f"{node.name}/sizes", sizes)]
     inputs.append(_i32(ctx, f"{node.name}/axis", axis))
     ctx.emit(B.SPLIT_V, inputs, outs, SplitVOptions(len(outs)))
@@ -134,7 +134,7 @@ def lower_strided_slice(ctx: Lowering, node: GraphNode) -> None:
 def lower_gather(ctx: Lowering, node: GraphNode) -> None:
     """GatherV2(params, indices, axis) / Gather(params, indices) -> GATHER."""
     rank = len(ctx.shape(node.inputs[0]))
-    axis = int(ctx.need_const(node, 2, "axis")) if len(node.inputs) > 2 else 0
+    axis = int(scalar(ctx.need_const(node, 2, "axis"))) if len(node.inputs) > 2 else 0
     options = GatherOptions(norm_axis(axis, rank), int(node.attr("batch_dims", 0)))
     ctx.emit(B.GATHER, [ctx.input(node, 0), ctx.input(node, 1)], [ctx.output(node)], options)
 
@@ -155,7 +155,7 @@ def lower_pad(ctx: Lowering, node: GraphNode) -> None:
         ctx.emit(B.MIRROR_PAD, inputs, [ctx.output(node)], options)
         return
     fill = ctx.const(node.inputs[2]) if node.type == "PadV2" else None
-    if fill is not None and float(fill) == 0.0:
+    if fill is not None and scalar(fill) == 0:
         fill = None
     if node.type == "PadV2" and (fill is not None or ctx.const(node.inputs[2]) is None):
         inputs.append(ctx.input(node, 2))

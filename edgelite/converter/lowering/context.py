@@ -17,9 +17,9 @@ import numpy as np
 from ...schema.builder import ModelBuilder
 from ...schema.generated.enums import BuiltinOperator
 from ...schema.generated.options import AddOptions, DivOptions, MulOptions, SubOptions
-from ...schema.model import Model, Subgraph
-from ..passes.constant_folding import fold_operator
-from .graph import GraphNode, TensorSpec, node_of, shape_signature, static_shape
+from ...schema.model import Model, Operator, Subgraph
+from ..passes.constant_folding import fold_operator, infer_shapes
+from .graph import FunctionLoader, GraphNode, TensorSpec, node_of, shape_signature, static_shape
 
 if TYPE_CHECKING:
     from .driver import ConversionState
@@ -40,8 +40,8 @@ class LoweringError(Exception):
 
 def ir_name(tensor_name: str) -> str:
     """``'dense/MatMul:0'`` -> ``'dense/MatMul'``; other outputs keep their index."""
-    node, _, index = tensor_name.rpartition(":")
-    return node if index == "0" or not node else tensor_name
+    node, sep, index = tensor_name.rpartition(":")
+    return node if sep and index == "0" else tensor_name
 
 
 class Lowering:
@@ -56,6 +56,8 @@ class Lowering:
         self.pending: dict[str, np.ndarray] = {}  # constants not yet given an IR tensor
         self.lists: dict[str, Any] = {}  # TensorList handles (see lowering.control)
         self.made_by: dict[str, GraphNode] = {}  # source tensor -> the node producing it
+        self.load_function: FunctionLoader | None = None  # loop/branch bodies by name
+        self.unshaped: set[int] = set()  # IR tensors whose shape emit() must infer
 
     @property
     def model(self) -> Model:
@@ -70,8 +72,15 @@ class Lowering:
         return self.specs[name]
 
     def shape(self, name: str) -> tuple[int | None, ...]:
-        """Static shape of a source tensor (None for unknown dimensions)."""
+        """Static shape of a source tensor (None for unknown dimensions).
+
+        Where the source graph's shape inference gave up (calls it could not see into)
+        but the lowered IR tensor has a shape, that shape is used.
+        """
         shape = self.specs[name].shape
+        index = self.values.get(name)
+        if (shape is None or None in shape) and index is not None and index not in self.unshaped:
+            return tuple(None if d < 0 else d for d in self.ir_signature(index))
         if shape is None:
             raise LoweringError(f"tensor {name!r} has unknown rank")
         return shape
@@ -89,7 +98,11 @@ class Lowering:
         if index is None:
             return None
         tensor = self.sg.tensors[index]
-        return None if tensor.buffer == 0 else self.model.constant(tensor)
+        if tensor.buffer == 0:
+            return None
+        value = self.model.constant(tensor)
+        # An empty constant (an empty axis list, say) has no bytes but is still a value.
+        return np.zeros(tensor.shape, tensor.dtype) if value is None else value
 
     def need_const(self, node: GraphNode, i: int, what: str) -> np.ndarray:
         value = self.const(node.inputs[i])
@@ -121,21 +134,30 @@ class Lowering:
         spec = node.outputs[i]
         if not spec.is_array:
             raise LoweringError(f"output {i} has type {spec.dtype}")
-        if spec.shape is None:
-            raise LoweringError(f"output {i} has unknown rank")
-        index = self.temp(ir_name(spec.name), spec.shape, spec.dtype)
+        index = self.temp(ir_name(spec.name), spec.shape or (), spec.dtype)
+        if spec.shape is None or (None in spec.shape and not self._dynamic_inputs(node)):
+            self.unshaped.add(index)  # emit() infers it from the inputs
         self.values[spec.name] = index
         return index
 
+    def _dynamic_inputs(self, node: GraphNode) -> bool:
+        """True when an input has a dimension only known at run time (dynamic batch)."""
+        for name in node.inputs:
+            index = self.values.get(name)
+            if index is not None and -1 in self.ir_signature(index):
+                return True
+        return False
+
     def temp(self, name: str, shape: Sequence[int | None], dtype: Any) -> int:
         """A new IR tensor; None or -1 in ``shape`` marks an unknown dimension."""
+        self.mb.use_subgraph(self.subgraph)
         return self.mb.tensor(
             name, static_shape(shape), dtype, shape_signature=shape_signature(shape)
         )
 
     def constant(self, name: str, value: Any, dtype: Any = None) -> int:
         self.mb.use_subgraph(self.subgraph)
-        return self.mb.const(name, np.ascontiguousarray(np.asarray(value, dtype=dtype)))
+        return self.mb.const(name, np.asarray(value, dtype=dtype, order="C"))
 
     def bind(self, name: str, index: int) -> None:
         """Make source tensor ``name`` refer to IR tensor ``index``."""
@@ -170,12 +192,29 @@ class Lowering:
             options = _DEFAULT_OPTIONS[code]()  # type: ignore[index]
         index = self.mb.op(code, inputs, outputs, options, custom_options=custom_options)
         op = self.sg.operators[index]
+        if self.unshaped.intersection(outputs):
+            self._infer_shapes(op)
         live = [i for i in inputs if i >= 0]
         constant_inputs = live and all(self.sg.tensors[i].buffer != 0 for i in live)
         if constant_inputs and fold_operator(self.model, self.sg, op):
             del self.sg.operators[index]
             return True
         return False
+
+    def _infer_shapes(self, op: Operator) -> None:
+        shapes = infer_shapes(self.model, self.sg, op)
+        if shapes is None:
+            # Data-dependent sizes stay unknown (-1); an unknown rank cannot be written.
+            if any(
+                self.sg.tensors[i].shape_signature is None for i in op.outputs if i in self.unshaped
+            ):
+                raise LoweringError("output rank unknown in the source graph and not inferable")
+            self.unshaped.difference_update(op.outputs)
+            return
+        for index, shape in zip(op.outputs, shapes):
+            tensor = self.sg.tensors[index]
+            tensor.shape, tensor.shape_signature = list(shape), None
+            self.unshaped.discard(index)
 
     def unary(self, code: BuiltinOperator, node: GraphNode, options: Any = None) -> int:
         """The common case: one input, one output shaped like the node's."""

@@ -18,7 +18,7 @@ from ...schema.generated.enums import BuiltinOperator
 from ...schema.model import Operator
 from ..errors import UnsupportedOp
 from .context import Lowering, LoweringError, ir_name
-from .graph import Graph, GraphNode
+from .graph import Graph, GraphNode, TensorSpec
 
 LowerFn = Callable[[Lowering, GraphNode], None]
 
@@ -29,10 +29,10 @@ _SKIP = frozenset({"NoOp", "Placeholder", "Assert", "PrintV2", "VarIsInitialized
 @cache
 def lowering_table() -> dict[str, LowerFn]:
     """Source op type -> lowering function, merged from the per-family modules."""
-    from . import array, control, math, nn
+    from . import array, control, einsum, math, nn
 
     table: dict[str, LowerFn] = {}
-    for module in (nn, math, array, control):
+    for module in (nn, einsum, math, array, control):
         for op_type, fn in module.LOWERINGS.items():
             if op_type in table:
                 raise RuntimeError(f"{op_type} is lowered twice (second in {module.__name__})")
@@ -68,11 +68,8 @@ def lower_graph(
     output_names: Sequence[str] | None = None,
 ) -> Lowering:
     """Lower ``graph`` into (empty) subgraph ``subgraph``; inputs/outputs become its I/O."""
-    specs = {spec.name: spec for spec in graph.inputs}
-    for node in graph.nodes:
-        specs.update((spec.name, spec) for spec in node.outputs)
-    ctx = Lowering(state, subgraph, specs)
-    ctx.made_by = {spec.name: node for node in graph.nodes for spec in node.outputs}
+    ctx = Lowering(state, subgraph, graph_specs(graph))
+    ctx.load_function = graph.load_function
     names = list(input_names) if input_names is not None else [s.name for s in graph.inputs]
     for spec, name in zip(graph.inputs, names):
         if not spec.is_array:
@@ -80,7 +77,15 @@ def lower_graph(
         index = ctx.temp(ir_name(name), ctx.shape(spec.name), spec.dtype)
         ctx.sg.inputs.append(index)
         ctx.bind(spec.name, index)
+    lower_nodes(ctx, graph)
+    bind_outputs(ctx, graph.outputs, output_names)
+    return ctx
+
+
+def lower_nodes(ctx: Lowering, graph: Graph) -> None:
+    """Lower every node of ``graph`` in order (inputs must already be bound)."""
     table = lowering_table()
+    ctx.made_by.update({spec.name: node for node in graph.nodes for spec in node.outputs})
     for node in graph.nodes:
         if node.type in _SKIP:
             continue
@@ -94,8 +99,14 @@ def lower_graph(
             lower(ctx, node)
         except LoweringError as err:
             _placeholder(ctx, node, str(err))
-    _bind_outputs(ctx, graph.outputs, output_names)
-    return ctx
+
+
+def graph_specs(graph: Graph) -> dict[str, TensorSpec]:
+    """Every tensor spec of ``graph`` by name."""
+    specs = {spec.name: spec for spec in graph.inputs}
+    for node in graph.nodes:
+        specs.update((spec.name, spec) for spec in node.outputs)
+    return specs
 
 
 def _placeholder(ctx: Lowering, node: GraphNode, reason: str) -> None:
@@ -119,18 +130,27 @@ def _placeholder(ctx: Lowering, node: GraphNode, reason: str) -> None:
     ctx.state.unsupported.append((ctx.sg.operators[op_index], info))
 
 
-def _bind_outputs(ctx: Lowering, outputs: Sequence[str], names: Sequence[str] | None) -> None:
-    """Make the graph outputs the subgraph outputs, each an operator result of its own."""
+def bind_outputs(
+    ctx: Lowering,
+    outputs: Sequence[str],
+    names: Sequence[str] | None,
+    own_tensors: bool = True,
+) -> None:
+    """Make the graph outputs the subgraph outputs.
+
+    With ``own_tensors`` (model signatures) each output is written by an operator of its
+    own; loop and branch bodies may hand an input straight back (but not a constant).
+    """
     names = list(names) if names is not None else [ir_name(o) for o in outputs]
     for source, name in zip(outputs, names):
         index = ctx.tensor(source)
         tensor = ctx.sg.tensors[index]
-        if index in ctx.sg.inputs or index in ctx.sg.outputs or tensor.buffer != 0:
-            # An output must be written by an operator of its own: copy through a reshape.
-            copy = ctx.mb.tensor(name, tensor.shape, tensor.type, None, tensor.shape_signature)
+        reused = index in ctx.sg.inputs or index in ctx.sg.outputs
+        if tensor.buffer != 0 or (own_tensors and reused):
             shape = ctx.constant(f"{name}/shape", ctx.ir_signature(index), "int32")
-            ctx.mb.use_subgraph(ctx.subgraph)
+            copy = ctx.mb.tensor(name, tensor.shape, tensor.type, None, tensor.shape_signature)
             ctx.mb.op(BuiltinOperator.RESHAPE, [index, shape], [copy])
             index = copy
-        ctx.sg.tensors[index].name = name
+        elif not reused:
+            ctx.sg.tensors[index].name = name
         ctx.sg.outputs.append(index)

@@ -49,8 +49,8 @@ class GraphNode:
         return self.attrs.get(key, default)
 
 
-# name, specs of the arguments -> the function's body as a Graph
-FunctionLoader = Callable[[str, Sequence[TensorSpec]], "Graph"]
+# name, specs of the arguments[, prefix for its node names] -> the function's body
+FunctionLoader = Callable[..., "Graph"]
 
 
 @dataclass

@@ -69,3 +69,10 @@ def signature_shape(shape: Sequence[int | None]) -> list[int]:
     if dims.count(-1) > 1:
         raise LoweringError(f"shape {dims} has more than one unknown dimension")
     return dims
+
+
+def scalar(value: np.ndarray) -> float | int | bool:
+    """The one element of a size-1 constant, as a Python number."""
+    if value.size != 1:
+        raise LoweringError(f"expected a single value, got shape {list(value.shape)}")
+    return value.reshape(-1)[0].item()

@@ -21,6 +21,7 @@ from ...schema.generated.options import (
 )
 from .context import Lowering, LoweringError
 from .graph import GraphNode
+from .helpers import scalar
 
 B = BuiltinOperator
 
@@ -143,7 +144,7 @@ def lower_clip(ctx: Lowering, node: GraphNode) -> None:
     """ClipByValue: RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 when the bounds say so."""
     low, high = ctx.const(node.inputs[1]), ctx.const(node.inputs[2])
     if low is not None and high is not None and low.size == 1 and high.size == 1:
-        bounds = (float(low), float(high))
+        bounds = (float(scalar(low)), float(scalar(high)))
         code = {(0.0, 6.0): B.RELU6, (-1.0, 1.0): B.RELU_N1_TO_1, (0.0, 1.0): B.RELU_0_TO_1}.get(
             bounds
         )
@@ -181,7 +182,9 @@ def _arg(code: BuiltinOperator, options_type):
 
 def _scalar(ctx: Lowering, name: str, value: float) -> bool:
     const = ctx.const(name)
-    return const is not None and const.size == 1 and np.isclose(float(const), value, rtol=1e-5)
+    return (
+        const is not None and const.size == 1 and np.isclose(float(scalar(const)), value, rtol=1e-5)
+    )
 
 
 def _other(ctx: Lowering, node: GraphNode, value: float) -> str | None:
@@ -221,14 +224,59 @@ def _gelu_input(ctx: Lowering, half_x: str, tail: str) -> str | None:
     return x if found == x else None
 
 
+def _gelu_tanh_input(ctx: Lowering, half_x: str, tail: str) -> str | None:
+    """x when ``half_x`` is 0.5*x and ``tail`` is 1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3))."""
+    half = ctx.producer(half_x, "Mul")
+    x = _other(ctx, half, 0.5) if half is not None else None
+    plus = (ctx.producer(tail, "AddV2") or ctx.producer(tail, "Add")) if x else None
+    tanh_out = _other(ctx, plus, 1.0) if plus is not None else None
+    tanh = ctx.producer(tanh_out, "Tanh") if tanh_out is not None else None
+    scaled = ctx.producer(tanh.inputs[0], "Mul") if tanh is not None else None
+    inner_out = _other(ctx, scaled, (2 / np.pi) ** 0.5) if scaled is not None else None
+    inner = (
+        (ctx.producer(inner_out, "AddV2") or ctx.producer(inner_out, "Add")) if inner_out else None
+    )
+    if inner is None or x not in inner.inputs[:2]:
+        return None
+    cubic = ctx.producer(inner.inputs[1 - inner.inputs.index(x)], "Mul")
+    power_out = _other(ctx, cubic, 0.044715) if cubic is not None else None
+    power = ctx.producer(power_out, "Pow") if power_out is not None else None
+    if power is None or power.inputs[0] != x or not _scalar(ctx, power.inputs[1], 3.0):
+        return None
+    return x
+
+
 def _lower_gelu(ctx: Lowering, node: GraphNode) -> bool:
-    """Mul(0.5*x, erfc(-x/sqrt2)) (either order) -> GELU(x); True when it matched."""
+    """Mul(0.5*x, erfc(-x/sqrt2)) and the tanh form (either order) -> GELU(x)."""
     a, b = node.inputs[:2]
-    x = _gelu_input(ctx, a, b) or _gelu_input(ctx, b, a)
-    if x is None:
-        return False
-    ctx.emit(B.GELU, [ctx.tensor(x)], [ctx.output(node)], GeluOptions(approximate=False))
-    return True
+    for half, tail in ((a, b), (b, a)):
+        for match, approximate in ((_gelu_input, False), (_gelu_tanh_input, True)):
+            x = match(ctx, half, tail)
+            if x is not None:
+                options = GeluOptions(approximate=approximate)
+                ctx.emit(B.GELU, [ctx.tensor(x)], [ctx.output(node)], options)
+                return True
+    return False
+
+
+def lower_softplus(ctx: Lowering, node: GraphNode) -> None:
+    """softplus(x) = relu(x) - log(sigmoid(|x|)).
+
+    TFLite has no SOFTPLUS; log(1 + exp(x)) would overflow to inf above x = 88, while
+    sigmoid(|x|) stays in [0.5, 1], so this form is exact to rounding everywhere.
+    """
+    shape = ctx.shape(node.outputs[0].name)
+    dtype = node.outputs[0].dtype
+    x = ctx.input(node, 0)
+    steps = {
+        name: ctx.temp(f"{node.name}/{name}", shape, dtype)
+        for name in ("relu", "abs", "sig", "log")
+    }
+    ctx.emit(B.RELU, [x], [steps["relu"]])
+    ctx.emit(B.ABS, [x], [steps["abs"]])
+    ctx.emit(B.LOGISTIC, [steps["abs"]], [steps["sig"]])
+    ctx.emit(B.LOG, [steps["sig"]], [steps["log"]])
+    ctx.emit(B.SUB, [steps["relu"], steps["log"]], [ctx.output(node)])
 
 
 LOWERINGS = {name: _binary(code) for name, code in _BINARY.items()}
@@ -244,6 +292,7 @@ LOWERINGS.update(
         "AddN": lower_add_n,
         "Cast": lower_cast,
         "ClipByValue": lower_clip,
+        "Softplus": lower_softplus,
         "ArgMax": _arg(B.ARG_MAX, ArgMaxOptions),
         "ArgMin": _arg(B.ARG_MIN, ArgMinOptions),
     }

@@ -175,7 +175,7 @@ def lower_fused_batch_norm(ctx: Lowering, node: GraphNode) -> None:
 
 def _fully_connected(ctx: Lowering, node: GraphNode, weights: np.ndarray, keep_dims: bool) -> None:
     """FULLY_CONNECTED with ``weights`` already [out, in]."""
-    w = ctx.constant(f"{node.name}/weights", np.ascontiguousarray(weights))
+    w = ctx.constant(f"{node.name}/weights", np.asarray(weights, order="C"))
     options = FullyConnectedOptions(keep_num_dims=keep_dims)
     ctx.emit(B.FULLY_CONNECTED, [ctx.input(node, 0), w, -1], [ctx.output(node)], options)
 

@@ -47,12 +47,15 @@ def constant(model: Model, sg: Subgraph, tensor: int) -> np.ndarray | None:
     t = sg.tensors[tensor]
     if t.is_variable or t.buffer == 0:
         return None
-    return model.constant(t)
+    value = model.constant(t)
+    if value is None and t.num_elements == 0:
+        return np.zeros(t.shape, t.dtype)  # empty constants have no bytes but are known
+    return value
 
 
 def add_constant(model: Model, sg: Subgraph, name: str, value: np.ndarray) -> int:
     """Append a constant tensor holding ``value``; returns its index."""
-    value = np.ascontiguousarray(value)
+    value = np.asarray(value, order="C")
     tensor = Tensor(
         name=name,
         shape=list(value.shape),
@@ -66,7 +69,7 @@ def add_constant(model: Model, sg: Subgraph, name: str, value: np.ndarray) -> in
 def make_constant(model: Model, sg: Subgraph, tensor: int, value: np.ndarray) -> None:
     """Turn an existing tensor into a constant holding ``value`` (its shape follows)."""
     t = sg.tensors[tensor]
-    value = np.ascontiguousarray(value.astype(t.dtype, copy=False))
+    value = np.asarray(value, dtype=t.dtype, order="C")
     t.buffer = model.add_buffer(value)
     t.shape = list(value.shape)
     t.shape_signature = None

@@ -43,6 +43,32 @@ def _info(sg: Subgraph, index: int, value: np.ndarray | None) -> TensorInfo | No
     return TensorInfo(index, t.name, shape, t.dtype, t.type, t.quantization, value)
 
 
+def infer_shapes(model: Model, sg: Subgraph, op: Operator) -> list[tuple[int, ...]] | None:
+    """Output shapes of ``op`` as our kernel's prepare computes them (None if it cannot)."""
+    spec = builtin_table().get(code_of(model, op))
+    if spec is None:
+        return None
+    node = _node(model, sg, op, [constant(model, sg, i) for i in op.inputs])
+    try:
+        prepared = spec.prepare(node)
+    except (PrepareError, ValueError, IndexError, TypeError):
+        return None
+    return None if prepared.dynamic else [tuple(s) for s in prepared.output_shapes]
+
+
+def _node(model: Model, sg: Subgraph, op: Operator, values: list) -> Node:
+    return Node(
+        index=0,
+        op=model.operator_codes[op.opcode_index].name,
+        version=operator_version(model, sg, op),
+        inputs=[_info(sg, i, v) for i, v in zip(op.inputs, values)],
+        outputs=[_info(sg, i, None) for i in op.outputs],  # type: ignore[misc]
+        options=op.builtin_options,
+        options_2=op.builtin_options_2,
+        custom_options=op.custom_options,
+    )
+
+
 def evaluate(model: Model, sg: Subgraph, op: Operator) -> list[np.ndarray] | None:
     """Run ``op`` on its constant inputs with the reference kernel; None if not foldable."""
     code = code_of(model, op)
@@ -54,16 +80,7 @@ def evaluate(model: Model, sg: Subgraph, op: Operator) -> list[np.ndarray] | Non
         return None
     if any(sg.tensors[i].quantization is not None for i in op.inputs + op.outputs if i >= 0):
         return None
-    node = Node(
-        index=0,
-        op=model.operator_codes[op.opcode_index].name,
-        version=operator_version(model, sg, op),
-        inputs=[_info(sg, i, v) for i, v in zip(op.inputs, values)],
-        outputs=[_info(sg, i, None) for i in op.outputs],  # type: ignore[misc]
-        options=op.builtin_options,
-        options_2=op.builtin_options_2,
-        custom_options=op.custom_options,
-    )
+    node = _node(model, sg, op, values)
     try:
         prepared = spec.prepare(node)
         arrays = [None if v is None else np.array(v) for v in values]

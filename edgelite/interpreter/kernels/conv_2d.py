@@ -9,8 +9,9 @@ Optimized path: a 1x1 / stride 1 convolution is one GEMM on a reshaped view of t
 input; anything else is im2col into a scratch buffer allocated at prepare, a chunk of
 output rows at a time (about 1 MiB of patches, so they stay in cache), then a GEMM.
 The GEMMs (``_blas.gemm``) start from the bias and clamp each block while it is in
-cache, with rows split across ``num_threads``. Filters are laid out for the GEMM once
-at prepare ([groups, kh*kw*C/groups, out/groups]).
+cache, with rows split across ``num_threads``. The filter is the GEMM's transposed
+operand as it is stored ([out, kh*kw*C/groups] per group): no copy at prepare, so
+constant filters stay zero-copy views of the model file.
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). int8 /
 uint8 / int16 activations and hybrid (int8 filter, float input) are not supported yet.
@@ -52,7 +53,7 @@ class OpData:
     high: float
     tanh: bool
     pointwise: bool  # 1x1, stride 1: a plain GEMM, no im2col
-    weights: np.ndarray | None  # [groups, kh*kw*Cg, out/groups] GEMM layout, if constant
+    weights: np.ndarray | None  # constant filter viewed as [groups, out/groups, kh*kw*Cg]
     chunk_rows: int  # output rows per im2col chunk
     scratch: np.ndarray | None  # im2col buffer [chunk_rows*ow, kh*kw*Cg]
     group_out: np.ndarray | None  # [chunk_rows*ow, out/groups] staging for grouped conv
@@ -60,14 +61,14 @@ class OpData:
 
 
 def gemm_weights(filt: np.ndarray, groups: int) -> np.ndarray:
-    """[out, kh, kw, Cg] filter -> [groups, kh*kw*Cg, out/groups], contiguous, for x @ w."""
-    out_c = filt.shape[0]
-    per_group = filt.reshape(groups, out_c // groups, -1)
-    return np.ascontiguousarray(per_group.transpose(0, 2, 1), dtype=np.float32)
+    """[out, kh, kw, Cg] filter -> [groups, out/groups, kh*kw*Cg] for x @ w^T (a view)."""
+    # Copies only a filter BLAS cannot take as it is (not contiguous or misaligned).
+    filt = np.require(filt, np.float32, ["C", "A"])
+    return filt.reshape(groups, filt.shape[0] // groups, -1)
 
 
 def prepare(node: Node) -> Prepared:
-    """Validate, compute the output shape and padding, pre-transpose constant weights."""
+    """Validate, compute the output shape and padding, view constant weights for the GEMM."""
     check_inputs(node, 2, 3)
     x, filt = node.input(INPUT), node.input(FILTER)
     win.require_float(x, "CONV_2D")
@@ -168,7 +169,7 @@ def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     bias = bias.reshape(-1)
     weights = data.weights
-    if weights is None:  # a runtime filter: re-layout it on every invoke
+    if weights is None:  # a runtime filter: view it the same way on every invoke
         weights = gemm_weights(inputs[FILTER], data.groups)
     if data.pointwise:
         _gemm(data, x.reshape(-1, x.shape[3]), weights[0], out.reshape(-1, out.shape[3]), bias)
@@ -185,7 +186,7 @@ def _im2col_gemm(
     """One image, a chunk of output rows at a time: im2col, then a GEMM per group."""
     assert data.scratch is not None  # prepared for every non-pointwise convolution
     oh, ow, out_c = out.shape
-    group_in, group_out = weights.shape[1] // (data.kernel[0] * data.kernel[1]), weights.shape[2]
+    group_in, group_out = weights.shape[2] // (data.kernel[0] * data.kernel[1]), weights.shape[1]
     out_rows = out.reshape(oh * ow, out_c)
     for oy0 in range(0, oh, data.chunk_rows):
         oy1 = min(oh, oy0 + data.chunk_rows)
@@ -204,7 +205,16 @@ def _im2col_gemm(
 
 
 def _gemm(data: OpData, a: np.ndarray, b: np.ndarray, out: np.ndarray, bias) -> None:
-    gemm(a, b, out, bias=bias, low=data.low, high=data.high, num_threads=data.num_threads)
+    gemm(
+        a,
+        b,
+        out,
+        bias=bias,
+        low=data.low,
+        high=data.high,
+        b_transposed=True,
+        num_threads=data.num_threads,
+    )
 
 
 KERNELS = {

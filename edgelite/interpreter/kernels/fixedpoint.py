@@ -5,10 +5,11 @@ The toolkit for quantized kernels, in three modules (plus their Cython twin):
 - ``fixedpoint`` (this module): turning a real multiplier into an int32 multiplier
   and a shift (``quantize_multiplier``), and applying it to int32 values
   (``multiply_by_quantized_multiplier``), with the primitives underneath
-  (``saturating_rounding_doubling_high_mul``, ``rounding_divide_by_pot``) and the
-  preparation helpers of softmax-like kernels.
+  (``saturating_rounding_doubling_high_mul``, ``rounding_divide_by_pot``).
 - ``fixedpoint_math``: gemmlowp's ``FixedPoint`` functions (exp, 1/(1+x), logistic,
-  tanh, log, reciprocal, inverse square root) on raw integers.
+  tanh, log, reciprocal, inverse square root) on raw integers, and the Prepare
+  helpers of the softmax-like kernels (``preprocess_softmax_scaling``,
+  ``calculate_input_radius``, ``checked_log2``).
 - ``fixedpoint_lut``: the lookup tables the current TFLite kernels build in Prepare
   (int8/int16 LOGISTIC, TANH, ELU..., SOFTMAX).
 - ``_fixedpoint.pxd``: the same arithmetic as ``cdef inline ... noexcept nogil``
@@ -76,6 +77,8 @@ INT16_MIN = -(1 << 15)
 INT16_MAX = (1 << 15) - 1
 
 ROUNDING_MODES = ("double", "single", "double_up", "floor_up")
+# The ROUND_* codes of _fixedpoint.pxd, for Cython kernels' prepared data.
+ROUNDING_CODES = {name: code for code, name in enumerate(ROUNDING_MODES)}
 # ai-edge-litert 2.3.0 is built without TFLITE_SINGLE_ROUNDING (see the docstring).
 DEFAULT_ROUNDING = "double"
 
@@ -113,10 +116,27 @@ def _check_rounding(rounding: str) -> None:
         raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
 
 
+def rounding_code(rounding: str) -> int:
+    """The ``ROUND_*`` code of a rounding mode, for ``mbqm`` in Cython kernels."""
+    _check_rounding(rounding)
+    return ROUNDING_CODES[rounding]
+
+
 def wrap(values: Any, bits: int = 32) -> np.ndarray:
     """Two's-complement wrap to ``bits`` bits (what a C cast to int32/int16 does), as int64."""
     half = 1 << (bits - 1)
     return ((np.asarray(values, dtype=np.int64) + half) & ((1 << bits) - 1)) - half
+
+
+def round_half_away_from_zero(values: Any) -> np.ndarray:
+    """std::round / TfLiteRound, in the values' own float type.
+
+    Exact: adding 0.5 first would round 0.49999997f up to 1.
+    """
+    values = np.asarray(values)
+    whole = np.trunc(values)
+    step = np.where(np.abs(values - whole) >= 0.5, np.sign(values), 0).astype(values.dtype)
+    return whole + step
 
 
 def _truncating_shift(values: np.ndarray, amount: int) -> np.ndarray:
@@ -301,14 +321,15 @@ def multiply_by_real_multiplier(x: Any, real_multiplier: Any) -> Any:
     real = double(input_scale) * double(filter_scale) / double(output_scale).
     """
     scaled = np.asarray(x, dtype=np.float64) * np.asarray(real_multiplier, dtype=np.float64)
-    rounded = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
-    return _result(wrap(rounded.astype(np.int64)))
+    return _result(wrap(round_half_away_from_zero(scaled).astype(np.int64)))
 
 
 # -- turning real multipliers into (multiplier, shift) ---------------------------------
 
 
-def quantize_multiplier(real_multiplier: float, rounding: str = DEFAULT_ROUNDING) -> tuple[int, int]:
+def quantize_multiplier(
+    real_multiplier: float, rounding: str = DEFAULT_ROUNDING
+) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: real = multiplier * 2^shift / 2^31, multiplier in [2^30, 2^31).
 
     frexp-based, rounding q * 2^31 half away from zero; q rounding up to 2^31 is

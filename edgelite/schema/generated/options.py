@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..options_base import OptionsTable
 from .enums import (
     ActivationFunctionType,
     BuiltinOperator,
@@ -24,881 +23,2027 @@ from .enums import (
 )
 
 
-@dataclass
-class Conv2DOptions:
-    padding: Padding = Padding.SAME
-    stride_w: int = 0
-    stride_h: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    dilation_w_factor: int = 1
-    dilation_h_factor: int = 1
-    quantized_bias_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class DepthwiseConv2DOptions:
-    padding: Padding = Padding.SAME
-    stride_w: int = 0
-    stride_h: int = 0
-    depth_multiplier: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    dilation_w_factor: int = 1
-    dilation_h_factor: int = 1
-
-
-@dataclass
-class ConcatEmbeddingsOptions:
-    num_channels: int = 0
-    num_columns_per_channel: list[int] = field(default_factory=list)
-    embedding_dim_per_channel: list[int] = field(default_factory=list)
-
-
-@dataclass
-class LSHProjectionOptions:
-    type: LSHProjectionType = LSHProjectionType.UNKNOWN
-
-
-@dataclass
-class Pool2DOptions:
-    padding: Padding = Padding.SAME
-    stride_w: int = 0
-    stride_h: int = 0
-    filter_width: int = 0
-    filter_height: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-
-
-@dataclass
-class SVDFOptions:
-    rank: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class RNNOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class FullyConnectedOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    weights_format: FullyConnectedOptionsWeightsFormat = FullyConnectedOptionsWeightsFormat.DEFAULT
-    keep_num_dims: bool = False
-    asymmetric_quantize_inputs: bool = False
-    quantized_bias_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class SoftmaxOptions:
-    beta: float = 0.0
-
-
-@dataclass
-class ConcatenationOptions:
-    axis: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-
-
-@dataclass
-class AddOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    pot_scale_int16: bool = True
-
-
-@dataclass
-class L2NormOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-
-
-@dataclass
-class LocalResponseNormalizationOptions:
-    radius: int = 0
-    bias: float = 0.0
-    alpha: float = 0.0
-    beta: float = 0.0
-
-
-@dataclass
-class LSTMOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    cell_clip: float = 0.0
-    proj_clip: float = 0.0
-    kernel_type: LSTMKernelType = LSTMKernelType.FULL
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class ResizeBilinearOptions:
-    align_corners: bool = False
-    half_pixel_centers: bool = False
-
-
-@dataclass
-class CallOptions:
-    subgraph: int = 0
-
-
-@dataclass
-class ReshapeOptions:
-    new_shape: list[int] = field(default_factory=list)
-
-
-@dataclass
-class SkipGramOptions:
-    ngram_size: int = 0
-    max_skip_size: int = 0
-    include_all_ngrams: bool = False
-
-
-@dataclass
-class SpaceToDepthOptions:
-    block_size: int = 0
-
-
-@dataclass
-class EmbeddingLookupSparseOptions:
-    combiner: CombinerType = CombinerType.SUM
-
-
-@dataclass
-class MulOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-
-
-@dataclass
-class PadOptions:
-    pass
-
-
-@dataclass
-class GatherOptions:
-    axis: int = 0
-    batch_dims: int = 0
-
-
-@dataclass
-class BatchToSpaceNDOptions:
-    pass
-
-
-@dataclass
-class SpaceToBatchNDOptions:
-    pass
-
-
-@dataclass
-class TransposeOptions:
-    pass
-
-
-@dataclass
-class ReducerOptions:
-    keep_dims: bool = False
-
-
-@dataclass
-class SubOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    pot_scale_int16: bool = True
-
-
-@dataclass
-class DivOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-
-
-@dataclass
-class SqueezeOptions:
-    squeeze_dims: list[int] = field(default_factory=list)
-
-
-@dataclass
-class SequenceRNNOptions:
-    time_major: bool = False
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class StridedSliceOptions:
-    begin_mask: int = 0
-    end_mask: int = 0
-    ellipsis_mask: int = 0
-    new_axis_mask: int = 0
-    shrink_axis_mask: int = 0
-    offset: bool = False
-
-
-@dataclass
-class ExpOptions:
-    pass
-
-
-@dataclass
-class TopKV2Options:
-    pass
-
-
-@dataclass
-class SplitOptions:
-    num_splits: int = 0
-
-
-@dataclass
-class LogSoftmaxOptions:
-    pass
-
-
-@dataclass
-class CastOptions:
-    in_data_type: TensorType = TensorType.FLOAT32
-    out_data_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class DequantizeOptions:
-    pass
-
-
-@dataclass
-class MaximumMinimumOptions:
-    pass
-
-
-@dataclass
-class ArgMaxOptions:
-    output_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class LessOptions:
-    pass
-
-
-@dataclass
-class NegOptions:
-    pass
-
-
-@dataclass
-class PadV2Options:
-    pass
-
-
-@dataclass
-class GreaterOptions:
-    pass
-
-
-@dataclass
-class GreaterEqualOptions:
-    pass
-
-
-@dataclass
-class LessEqualOptions:
-    pass
-
-
-@dataclass
-class SelectOptions:
-    pass
-
-
-@dataclass
-class SliceOptions:
-    pass
-
-
-@dataclass
-class TransposeConvOptions:
-    padding: Padding = Padding.SAME
-    stride_w: int = 0
-    stride_h: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    quantized_bias_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class SparseToDenseOptions:
-    validate_indices: bool = False
-
-
-@dataclass
-class TileOptions:
-    pass
-
-
-@dataclass
-class ExpandDimsOptions:
-    pass
-
-
-@dataclass
-class EqualOptions:
-    pass
-
-
-@dataclass
-class NotEqualOptions:
-    pass
-
-
-@dataclass
-class ShapeOptions:
-    out_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class PowOptions:
-    pass
-
-
-@dataclass
-class ArgMinOptions:
-    output_type: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class FakeQuantOptions:
-    min: float = 0.0
-    max: float = 0.0
-    num_bits: int = 0
-    narrow_range: bool = False
-
-
-@dataclass
-class PackOptions:
-    values_count: int = 0
-    axis: int = 0
-
-
-@dataclass
-class LogicalOrOptions:
-    pass
-
-
-@dataclass
-class OneHotOptions:
-    axis: int = 0
-
-
-@dataclass
-class LogicalAndOptions:
-    pass
-
-
-@dataclass
-class LogicalNotOptions:
-    pass
-
-
-@dataclass
-class UnpackOptions:
-    num: int = 0
-    axis: int = 0
-
-
-@dataclass
-class FloorDivOptions:
-    pass
-
-
-@dataclass
-class SquareOptions:
-    pass
-
-
-@dataclass
-class ZerosLikeOptions:
-    pass
-
-
-@dataclass
-class FillOptions:
-    pass
-
-
-@dataclass
-class BidirectionalSequenceLSTMOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    cell_clip: float = 0.0
-    proj_clip: float = 0.0
-    merge_outputs: bool = False
-    time_major: bool = True
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class BidirectionalSequenceRNNOptions:
-    time_major: bool = False
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    merge_outputs: bool = False
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class UnidirectionalSequenceLSTMOptions:
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    cell_clip: float = 0.0
-    proj_clip: float = 0.0
-    time_major: bool = False
-    asymmetric_quantize_inputs: bool = False
-    diagonal_recurrent_tensors: bool = False
-
-
-@dataclass
-class FloorModOptions:
-    pass
-
-
-@dataclass
-class RangeOptions:
-    pass
-
-
-@dataclass
-class ResizeNearestNeighborOptions:
-    align_corners: bool = False
-    half_pixel_centers: bool = False
-
-
-@dataclass
-class LeakyReluOptions:
-    alpha: float = 0.0
-
-
-@dataclass
-class SquaredDifferenceOptions:
-    pass
-
-
-@dataclass
-class MirrorPadOptions:
-    mode: MirrorPadMode = MirrorPadMode.REFLECT
-
-
-@dataclass
-class AbsOptions:
-    pass
-
-
-@dataclass
-class SplitVOptions:
-    num_splits: int = 0
-
-
-@dataclass
-class UniqueOptions:
-    idx_out_type: TensorType = TensorType.INT32
-
-
-@dataclass
-class ReverseV2Options:
-    pass
-
-
-@dataclass
-class AddNOptions:
-    pass
-
-
-@dataclass
-class GatherNdOptions:
-    pass
-
-
-@dataclass
-class CosOptions:
-    pass
-
-
-@dataclass
-class WhereOptions:
-    pass
-
-
-@dataclass
-class RankOptions:
-    pass
-
-
-@dataclass
-class ReverseSequenceOptions:
-    seq_dim: int = 0
-    batch_dim: int = 0
-
-
-@dataclass
-class MatrixDiagOptions:
-    pass
-
-
-@dataclass
-class QuantizeOptions:
-    pass
-
-
-@dataclass
-class MatrixSetDiagOptions:
-    pass
-
-
-@dataclass
-class HardSwishOptions:
-    pass
-
-
-@dataclass
-class IfOptions:
-    then_subgraph_index: int = 0
-    else_subgraph_index: int = 0
-
-
-@dataclass
-class WhileOptions:
-    cond_subgraph_index: int = 0
-    body_subgraph_index: int = 0
-
-
-@dataclass
-class DepthToSpaceOptions:
-    block_size: int = 0
-
-
-@dataclass
-class NonMaxSuppressionV4Options:
-    pass
-
-
-@dataclass
-class NonMaxSuppressionV5Options:
-    pass
-
-
-@dataclass
-class ScatterNdOptions:
-    pass
-
-
-@dataclass
-class SelectV2Options:
-    pass
-
-
-@dataclass
-class DensifyOptions:
-    pass
-
-
-@dataclass
-class SegmentSumOptions:
-    pass
-
-
-@dataclass
-class BatchMatMulOptions:
-    adj_x: bool = False
-    adj_y: bool = False
-    asymmetric_quantize_inputs: bool = False
-
-
-@dataclass
-class CumsumOptions:
-    exclusive: bool = False
-    reverse: bool = False
-
-
-@dataclass
-class CallOnceOptions:
-    init_subgraph_index: int = 0
-
-
-@dataclass
-class BroadcastToOptions:
-    pass
-
-
-@dataclass
-class Rfft2dOptions:
-    pass
-
-
-@dataclass
-class Conv3DOptions:
-    padding: Padding = Padding.SAME
-    stride_d: int = 0
-    stride_w: int = 0
-    stride_h: int = 0
-    fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE
-    dilation_d_factor: int = 1
-    dilation_w_factor: int = 1
-    dilation_h_factor: int = 1
-
-
-@dataclass
-class HashtableOptions:
-    table_id: int = 0
-    key_dtype: TensorType = TensorType.FLOAT32
-    value_dtype: TensorType = TensorType.FLOAT32
-
-
-@dataclass
-class HashtableFindOptions:
-    pass
-
-
-@dataclass
-class HashtableImportOptions:
-    pass
-
-
-@dataclass
-class HashtableSizeOptions:
-    pass
-
-
-@dataclass
-class VarHandleOptions:
-    container: str | None = None
-    shared_name: str | None = None
-
-
-@dataclass
-class ReadVariableOptions:
-    pass
-
-
-@dataclass
-class AssignVariableOptions:
-    pass
-
-
-@dataclass
-class RandomOptions:
-    seed: int = 0
-    seed2: int = 0
-
-
-@dataclass
-class BucketizeOptions:
-    boundaries: list[float] = field(default_factory=list)
-
-
-@dataclass
-class GeluOptions:
-    approximate: bool = False
-
-
-@dataclass
-class DynamicUpdateSliceOptions:
-    pass
-
-
-@dataclass
-class UnsortedSegmentProdOptions:
-    pass
-
-
-@dataclass
-class UnsortedSegmentMaxOptions:
-    pass
-
-
-@dataclass
-class UnsortedSegmentMinOptions:
-    pass
-
-
-@dataclass
-class UnsortedSegmentSumOptions:
-    pass
-
-
-@dataclass
-class ATan2Options:
-    pass
-
-
-@dataclass
-class SignOptions:
-    pass
-
-
-@dataclass
-class BitcastOptions:
-    pass
-
-
-@dataclass
-class BitwiseXorOptions:
-    pass
-
-
-@dataclass
-class RightShiftOptions:
-    pass
-
-
-@dataclass
-class StablehloConcatenateOptions:
-    dimension: int = 0
-
-
-@dataclass
-class StablehloBroadcastInDimOptions:
-    broadcast_dimensions: list[int] = field(default_factory=list)
-
-
-@dataclass
-class StablehloSliceOptions:
-    start_indices: list[int] = field(default_factory=list)
-    limit_indices: list[int] = field(default_factory=list)
-    strides: list[int] = field(default_factory=list)
-
-
-@dataclass
-class StablehloConvolutionOptions:
-    window_strides: list[int] = field(default_factory=list)
-    padding: list[int] = field(default_factory=list)
-    lhs_dilation: list[int] = field(default_factory=list)
-    rhs_dilation: list[int] = field(default_factory=list)
-    window_reversal: list[bool] = field(default_factory=list)
-    input_batch_dimension: int = 0
-    input_feature_dimension: int = 0
-    input_spatial_dimensions: list[int] = field(default_factory=list)
-    kernel_input_feature_dimension: int = 0
-    kernel_output_feature_dimension: int = 0
-    kernel_spatial_dimensions: list[int] = field(default_factory=list)
-    output_batch_dimension: int = 0
-    output_feature_dimension: int = 0
-    output_spatial_dimensions: list[int] = field(default_factory=list)
-    feature_group_count: int = 0
-    batch_group_count: int = 0
-    precision_config: list[StablehloPrecisionConfig] = field(default_factory=list)
-
-
-@dataclass
-class StablehloCustomCallOptions:
-    call_target_name: str | None = None
-    has_side_effect: bool = False
-    backend_config: str | None = None
-    api_version: int = 0
-    called_computations: list[int] = field(default_factory=list)
-    custom_attributes: list[int] = field(default_factory=list)
-
-
-@dataclass
-class StablehloReduceOptions:
-    dimensions: list[int] = field(default_factory=list)
-    body_subgraph_index: int = 0
-
-
-@dataclass
-class StablehloScatterOptions:
-    indices_are_sorted: bool = False
-    update_window_dims: list[int] = field(default_factory=list)
-    inserted_window_dims: list[int] = field(default_factory=list)
-    scatter_dims_to_operand_dims: list[int] = field(default_factory=list)
-    index_vector_dim: int = 0
-    unique_indices: bool = False
-    update_computation_subgraph_index: int = 0
-
-
-@dataclass
-class StablehloCompareOptions:
-    comparison_direction: StablehloComparisonDirection = StablehloComparisonDirection.STABLEHLO_COMPARISON_DIRECTION_EQ
-    compare_type: StablehloComparisonType = StablehloComparisonType.STABLEHLO_COMPARISON_TYPE_NOTYPE
-
-
-@dataclass
-class StablehloDynamicSliceOptions:
-    slice_sizes: list[int] = field(default_factory=list)
-
-
-@dataclass
-class StablehloPadOptions:
-    edge_padding_low: list[int] = field(default_factory=list)
-    edge_padding_high: list[int] = field(default_factory=list)
-    interior_padding: list[int] = field(default_factory=list)
-
-
-@dataclass
-class StablehloIotaOptions:
-    iota_dimension: int = 0
-
-
-@dataclass
-class StablehloDotGeneralOptions:
-    lhs_batching_dimensions: list[int] = field(default_factory=list)
-    rhs_batching_dimensions: list[int] = field(default_factory=list)
-    lhs_contracting_dimensions: list[int] = field(default_factory=list)
-    rhs_contracting_dimensions: list[int] = field(default_factory=list)
-    precision_config: list[StablehloPrecisionConfig] = field(default_factory=list)
-
-
-@dataclass
-class StablehloReduceWindowOptions:
-    window_dimensions: list[int] = field(default_factory=list)
-    window_strides: list[int] = field(default_factory=list)
-    base_dilations: list[int] = field(default_factory=list)
-    window_dilations: list[int] = field(default_factory=list)
-    padding: list[int] = field(default_factory=list)
-    body_subgraph_index: int = 0
-
-
-@dataclass
-class StablehloSortOptions:
-    dimension: int = 0
-    is_stable: bool = False
-    comparator_subgraph_index: int = 0
-
-
-@dataclass
-class StablehloWhileOptions:
-    cond_subgraph_index: int = 0
-    body_subgraph_index: int = 0
-
-
-@dataclass
-class StablehloGatherOptions:
-    offset_dims: list[int] = field(default_factory=list)
-    collapsed_slice_dims: list[int] = field(default_factory=list)
-    start_index_map: list[int] = field(default_factory=list)
-    index_vector_dim: int = 0
-    slice_sizes: list[int] = field(default_factory=list)
-    indices_are_sorted: bool = False
-
-
-@dataclass
-class StablehloTransposeOptions:
-    permutation: list[int] = field(default_factory=list)
-
-
-@dataclass
-class DilateOptions:
-    pass
-
-
-@dataclass
-class StablehloRngBitGeneratorOptions:
-    algorithm: RngAlgorithm = RngAlgorithm.DEFAULT
-
-
-@dataclass
-class ReduceWindowOptions:
-    reduce_function: ReduceWindowFunction = ReduceWindowFunction.UNSUPPORTED
-
-
-@dataclass
-class StableHLOCompositeOptions:
-    name: str | None = None
-    decomposition_subgraph_index: int = 0
-    composite_attributes: list[int] = field(default_factory=list)
-    composite_attributes_format: CustomOptionsFormat = CustomOptionsFormat.FLEXBUFFERS
-    version: int = 0
+class Conv2DOptions(OptionsTable):
+    __slots__ = ('padding', 'stride_w', 'stride_h', 'fused_activation_function', 'dilation_w_factor', 'dilation_h_factor', 'quantized_bias_type',)
+    padding: Padding
+    stride_w: int
+    stride_h: int
+    fused_activation_function: ActivationFunctionType
+    dilation_w_factor: int
+    dilation_h_factor: int
+    quantized_bias_type: TensorType
+    DEFAULTS = {
+        'padding': Padding.SAME,
+        'stride_w': 0,
+        'stride_h': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'dilation_w_factor': 1,
+        'dilation_h_factor': 1,
+        'quantized_bias_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        padding: Padding = Padding.SAME,
+        stride_w: int = 0,
+        stride_h: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        dilation_w_factor: int = 1,
+        dilation_h_factor: int = 1,
+        quantized_bias_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.padding = padding
+        self.stride_w = stride_w
+        self.stride_h = stride_h
+        self.fused_activation_function = fused_activation_function
+        self.dilation_w_factor = dilation_w_factor
+        self.dilation_h_factor = dilation_h_factor
+        self.quantized_bias_type = quantized_bias_type
+
+
+class DepthwiseConv2DOptions(OptionsTable):
+    __slots__ = ('padding', 'stride_w', 'stride_h', 'depth_multiplier', 'fused_activation_function', 'dilation_w_factor', 'dilation_h_factor',)
+    padding: Padding
+    stride_w: int
+    stride_h: int
+    depth_multiplier: int
+    fused_activation_function: ActivationFunctionType
+    dilation_w_factor: int
+    dilation_h_factor: int
+    DEFAULTS = {
+        'padding': Padding.SAME,
+        'stride_w': 0,
+        'stride_h': 0,
+        'depth_multiplier': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'dilation_w_factor': 1,
+        'dilation_h_factor': 1,
+    }
+
+    def __init__(
+        self,
+        padding: Padding = Padding.SAME,
+        stride_w: int = 0,
+        stride_h: int = 0,
+        depth_multiplier: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        dilation_w_factor: int = 1,
+        dilation_h_factor: int = 1,
+    ) -> None:
+        self.padding = padding
+        self.stride_w = stride_w
+        self.stride_h = stride_h
+        self.depth_multiplier = depth_multiplier
+        self.fused_activation_function = fused_activation_function
+        self.dilation_w_factor = dilation_w_factor
+        self.dilation_h_factor = dilation_h_factor
+
+
+class ConcatEmbeddingsOptions(OptionsTable):
+    __slots__ = ('num_channels', 'num_columns_per_channel', 'embedding_dim_per_channel',)
+    num_channels: int
+    num_columns_per_channel: list[int]
+    embedding_dim_per_channel: list[int]
+    DEFAULTS = {
+        'num_channels': 0,
+        'num_columns_per_channel': [],
+        'embedding_dim_per_channel': [],
+    }
+
+    def __init__(
+        self,
+        num_channels: int = 0,
+        num_columns_per_channel: list[int] | None = None,
+        embedding_dim_per_channel: list[int] | None = None,
+    ) -> None:
+        self.num_channels = num_channels
+        self.num_columns_per_channel = [] if num_columns_per_channel is None else num_columns_per_channel
+        self.embedding_dim_per_channel = [] if embedding_dim_per_channel is None else embedding_dim_per_channel
+
+
+class LSHProjectionOptions(OptionsTable):
+    __slots__ = ('type',)
+    type: LSHProjectionType
+    DEFAULTS = {
+        'type': LSHProjectionType.UNKNOWN,
+    }
+
+    def __init__(
+        self,
+        type: LSHProjectionType = LSHProjectionType.UNKNOWN,
+    ) -> None:
+        self.type = type
+
+
+class Pool2DOptions(OptionsTable):
+    __slots__ = ('padding', 'stride_w', 'stride_h', 'filter_width', 'filter_height', 'fused_activation_function',)
+    padding: Padding
+    stride_w: int
+    stride_h: int
+    filter_width: int
+    filter_height: int
+    fused_activation_function: ActivationFunctionType
+    DEFAULTS = {
+        'padding': Padding.SAME,
+        'stride_w': 0,
+        'stride_h': 0,
+        'filter_width': 0,
+        'filter_height': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+    }
+
+    def __init__(
+        self,
+        padding: Padding = Padding.SAME,
+        stride_w: int = 0,
+        stride_h: int = 0,
+        filter_width: int = 0,
+        filter_height: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+    ) -> None:
+        self.padding = padding
+        self.stride_w = stride_w
+        self.stride_h = stride_h
+        self.filter_width = filter_width
+        self.filter_height = filter_height
+        self.fused_activation_function = fused_activation_function
+
+
+class SVDFOptions(OptionsTable):
+    __slots__ = ('rank', 'fused_activation_function', 'asymmetric_quantize_inputs',)
+    rank: int
+    fused_activation_function: ActivationFunctionType
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'rank': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        rank: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.rank = rank
+        self.fused_activation_function = fused_activation_function
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class RNNOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'asymmetric_quantize_inputs',)
+    fused_activation_function: ActivationFunctionType
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class FullyConnectedOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'weights_format', 'keep_num_dims', 'asymmetric_quantize_inputs', 'quantized_bias_type',)
+    fused_activation_function: ActivationFunctionType
+    weights_format: FullyConnectedOptionsWeightsFormat
+    keep_num_dims: bool
+    asymmetric_quantize_inputs: bool
+    quantized_bias_type: TensorType
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'weights_format': FullyConnectedOptionsWeightsFormat.DEFAULT,
+        'keep_num_dims': False,
+        'asymmetric_quantize_inputs': False,
+        'quantized_bias_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        weights_format: FullyConnectedOptionsWeightsFormat = FullyConnectedOptionsWeightsFormat.DEFAULT,
+        keep_num_dims: bool = False,
+        asymmetric_quantize_inputs: bool = False,
+        quantized_bias_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.weights_format = weights_format
+        self.keep_num_dims = keep_num_dims
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+        self.quantized_bias_type = quantized_bias_type
+
+
+class SoftmaxOptions(OptionsTable):
+    __slots__ = ('beta',)
+    beta: float
+    DEFAULTS = {
+        'beta': 0.0,
+    }
+
+    def __init__(
+        self,
+        beta: float = 0.0,
+    ) -> None:
+        self.beta = beta
+
+
+class ConcatenationOptions(OptionsTable):
+    __slots__ = ('axis', 'fused_activation_function',)
+    axis: int
+    fused_activation_function: ActivationFunctionType
+    DEFAULTS = {
+        'axis': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+    }
+
+    def __init__(
+        self,
+        axis: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+    ) -> None:
+        self.axis = axis
+        self.fused_activation_function = fused_activation_function
+
+
+class AddOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'pot_scale_int16',)
+    fused_activation_function: ActivationFunctionType
+    pot_scale_int16: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'pot_scale_int16': True,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        pot_scale_int16: bool = True,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.pot_scale_int16 = pot_scale_int16
+
+
+class L2NormOptions(OptionsTable):
+    __slots__ = ('fused_activation_function',)
+    fused_activation_function: ActivationFunctionType
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+
+
+class LocalResponseNormalizationOptions(OptionsTable):
+    __slots__ = ('radius', 'bias', 'alpha', 'beta',)
+    radius: int
+    bias: float
+    alpha: float
+    beta: float
+    DEFAULTS = {
+        'radius': 0,
+        'bias': 0.0,
+        'alpha': 0.0,
+        'beta': 0.0,
+    }
+
+    def __init__(
+        self,
+        radius: int = 0,
+        bias: float = 0.0,
+        alpha: float = 0.0,
+        beta: float = 0.0,
+    ) -> None:
+        self.radius = radius
+        self.bias = bias
+        self.alpha = alpha
+        self.beta = beta
+
+
+class LSTMOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'cell_clip', 'proj_clip', 'kernel_type', 'asymmetric_quantize_inputs',)
+    fused_activation_function: ActivationFunctionType
+    cell_clip: float
+    proj_clip: float
+    kernel_type: LSTMKernelType
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'cell_clip': 0.0,
+        'proj_clip': 0.0,
+        'kernel_type': LSTMKernelType.FULL,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        cell_clip: float = 0.0,
+        proj_clip: float = 0.0,
+        kernel_type: LSTMKernelType = LSTMKernelType.FULL,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.cell_clip = cell_clip
+        self.proj_clip = proj_clip
+        self.kernel_type = kernel_type
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class ResizeBilinearOptions(OptionsTable):
+    __slots__ = ('align_corners', 'half_pixel_centers',)
+    align_corners: bool
+    half_pixel_centers: bool
+    DEFAULTS = {
+        'align_corners': False,
+        'half_pixel_centers': False,
+    }
+
+    def __init__(
+        self,
+        align_corners: bool = False,
+        half_pixel_centers: bool = False,
+    ) -> None:
+        self.align_corners = align_corners
+        self.half_pixel_centers = half_pixel_centers
+
+
+class CallOptions(OptionsTable):
+    __slots__ = ('subgraph',)
+    subgraph: int
+    DEFAULTS = {
+        'subgraph': 0,
+    }
+
+    def __init__(
+        self,
+        subgraph: int = 0,
+    ) -> None:
+        self.subgraph = subgraph
+
+
+class ReshapeOptions(OptionsTable):
+    __slots__ = ('new_shape',)
+    new_shape: list[int]
+    DEFAULTS = {
+        'new_shape': [],
+    }
+
+    def __init__(
+        self,
+        new_shape: list[int] | None = None,
+    ) -> None:
+        self.new_shape = [] if new_shape is None else new_shape
+
+
+class SkipGramOptions(OptionsTable):
+    __slots__ = ('ngram_size', 'max_skip_size', 'include_all_ngrams',)
+    ngram_size: int
+    max_skip_size: int
+    include_all_ngrams: bool
+    DEFAULTS = {
+        'ngram_size': 0,
+        'max_skip_size': 0,
+        'include_all_ngrams': False,
+    }
+
+    def __init__(
+        self,
+        ngram_size: int = 0,
+        max_skip_size: int = 0,
+        include_all_ngrams: bool = False,
+    ) -> None:
+        self.ngram_size = ngram_size
+        self.max_skip_size = max_skip_size
+        self.include_all_ngrams = include_all_ngrams
+
+
+class SpaceToDepthOptions(OptionsTable):
+    __slots__ = ('block_size',)
+    block_size: int
+    DEFAULTS = {
+        'block_size': 0,
+    }
+
+    def __init__(
+        self,
+        block_size: int = 0,
+    ) -> None:
+        self.block_size = block_size
+
+
+class EmbeddingLookupSparseOptions(OptionsTable):
+    __slots__ = ('combiner',)
+    combiner: CombinerType
+    DEFAULTS = {
+        'combiner': CombinerType.SUM,
+    }
+
+    def __init__(
+        self,
+        combiner: CombinerType = CombinerType.SUM,
+    ) -> None:
+        self.combiner = combiner
+
+
+class MulOptions(OptionsTable):
+    __slots__ = ('fused_activation_function',)
+    fused_activation_function: ActivationFunctionType
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+
+
+class PadOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class GatherOptions(OptionsTable):
+    __slots__ = ('axis', 'batch_dims',)
+    axis: int
+    batch_dims: int
+    DEFAULTS = {
+        'axis': 0,
+        'batch_dims': 0,
+    }
+
+    def __init__(
+        self,
+        axis: int = 0,
+        batch_dims: int = 0,
+    ) -> None:
+        self.axis = axis
+        self.batch_dims = batch_dims
+
+
+class BatchToSpaceNDOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SpaceToBatchNDOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class TransposeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ReducerOptions(OptionsTable):
+    __slots__ = ('keep_dims',)
+    keep_dims: bool
+    DEFAULTS = {
+        'keep_dims': False,
+    }
+
+    def __init__(
+        self,
+        keep_dims: bool = False,
+    ) -> None:
+        self.keep_dims = keep_dims
+
+
+class SubOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'pot_scale_int16',)
+    fused_activation_function: ActivationFunctionType
+    pot_scale_int16: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'pot_scale_int16': True,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        pot_scale_int16: bool = True,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.pot_scale_int16 = pot_scale_int16
+
+
+class DivOptions(OptionsTable):
+    __slots__ = ('fused_activation_function',)
+    fused_activation_function: ActivationFunctionType
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+
+
+class SqueezeOptions(OptionsTable):
+    __slots__ = ('squeeze_dims',)
+    squeeze_dims: list[int]
+    DEFAULTS = {
+        'squeeze_dims': [],
+    }
+
+    def __init__(
+        self,
+        squeeze_dims: list[int] | None = None,
+    ) -> None:
+        self.squeeze_dims = [] if squeeze_dims is None else squeeze_dims
+
+
+class SequenceRNNOptions(OptionsTable):
+    __slots__ = ('time_major', 'fused_activation_function', 'asymmetric_quantize_inputs',)
+    time_major: bool
+    fused_activation_function: ActivationFunctionType
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'time_major': False,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        time_major: bool = False,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.time_major = time_major
+        self.fused_activation_function = fused_activation_function
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class StridedSliceOptions(OptionsTable):
+    __slots__ = ('begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask', 'offset',)
+    begin_mask: int
+    end_mask: int
+    ellipsis_mask: int
+    new_axis_mask: int
+    shrink_axis_mask: int
+    offset: bool
+    DEFAULTS = {
+        'begin_mask': 0,
+        'end_mask': 0,
+        'ellipsis_mask': 0,
+        'new_axis_mask': 0,
+        'shrink_axis_mask': 0,
+        'offset': False,
+    }
+
+    def __init__(
+        self,
+        begin_mask: int = 0,
+        end_mask: int = 0,
+        ellipsis_mask: int = 0,
+        new_axis_mask: int = 0,
+        shrink_axis_mask: int = 0,
+        offset: bool = False,
+    ) -> None:
+        self.begin_mask = begin_mask
+        self.end_mask = end_mask
+        self.ellipsis_mask = ellipsis_mask
+        self.new_axis_mask = new_axis_mask
+        self.shrink_axis_mask = shrink_axis_mask
+        self.offset = offset
+
+
+class ExpOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class TopKV2Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SplitOptions(OptionsTable):
+    __slots__ = ('num_splits',)
+    num_splits: int
+    DEFAULTS = {
+        'num_splits': 0,
+    }
+
+    def __init__(
+        self,
+        num_splits: int = 0,
+    ) -> None:
+        self.num_splits = num_splits
+
+
+class LogSoftmaxOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class CastOptions(OptionsTable):
+    __slots__ = ('in_data_type', 'out_data_type',)
+    in_data_type: TensorType
+    out_data_type: TensorType
+    DEFAULTS = {
+        'in_data_type': TensorType.FLOAT32,
+        'out_data_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        in_data_type: TensorType = TensorType.FLOAT32,
+        out_data_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.in_data_type = in_data_type
+        self.out_data_type = out_data_type
+
+
+class DequantizeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class MaximumMinimumOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ArgMaxOptions(OptionsTable):
+    __slots__ = ('output_type',)
+    output_type: TensorType
+    DEFAULTS = {
+        'output_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        output_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.output_type = output_type
+
+
+class LessOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class NegOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class PadV2Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class GreaterOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class GreaterEqualOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class LessEqualOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SelectOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SliceOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class TransposeConvOptions(OptionsTable):
+    __slots__ = ('padding', 'stride_w', 'stride_h', 'fused_activation_function', 'quantized_bias_type',)
+    padding: Padding
+    stride_w: int
+    stride_h: int
+    fused_activation_function: ActivationFunctionType
+    quantized_bias_type: TensorType
+    DEFAULTS = {
+        'padding': Padding.SAME,
+        'stride_w': 0,
+        'stride_h': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'quantized_bias_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        padding: Padding = Padding.SAME,
+        stride_w: int = 0,
+        stride_h: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        quantized_bias_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.padding = padding
+        self.stride_w = stride_w
+        self.stride_h = stride_h
+        self.fused_activation_function = fused_activation_function
+        self.quantized_bias_type = quantized_bias_type
+
+
+class SparseToDenseOptions(OptionsTable):
+    __slots__ = ('validate_indices',)
+    validate_indices: bool
+    DEFAULTS = {
+        'validate_indices': False,
+    }
+
+    def __init__(
+        self,
+        validate_indices: bool = False,
+    ) -> None:
+        self.validate_indices = validate_indices
+
+
+class TileOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ExpandDimsOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class EqualOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class NotEqualOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ShapeOptions(OptionsTable):
+    __slots__ = ('out_type',)
+    out_type: TensorType
+    DEFAULTS = {
+        'out_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        out_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.out_type = out_type
+
+
+class PowOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ArgMinOptions(OptionsTable):
+    __slots__ = ('output_type',)
+    output_type: TensorType
+    DEFAULTS = {
+        'output_type': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        output_type: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.output_type = output_type
+
+
+class FakeQuantOptions(OptionsTable):
+    __slots__ = ('min', 'max', 'num_bits', 'narrow_range',)
+    min: float
+    max: float
+    num_bits: int
+    narrow_range: bool
+    DEFAULTS = {
+        'min': 0.0,
+        'max': 0.0,
+        'num_bits': 0,
+        'narrow_range': False,
+    }
+
+    def __init__(
+        self,
+        min: float = 0.0,
+        max: float = 0.0,
+        num_bits: int = 0,
+        narrow_range: bool = False,
+    ) -> None:
+        self.min = min
+        self.max = max
+        self.num_bits = num_bits
+        self.narrow_range = narrow_range
+
+
+class PackOptions(OptionsTable):
+    __slots__ = ('values_count', 'axis',)
+    values_count: int
+    axis: int
+    DEFAULTS = {
+        'values_count': 0,
+        'axis': 0,
+    }
+
+    def __init__(
+        self,
+        values_count: int = 0,
+        axis: int = 0,
+    ) -> None:
+        self.values_count = values_count
+        self.axis = axis
+
+
+class LogicalOrOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class OneHotOptions(OptionsTable):
+    __slots__ = ('axis',)
+    axis: int
+    DEFAULTS = {
+        'axis': 0,
+    }
+
+    def __init__(
+        self,
+        axis: int = 0,
+    ) -> None:
+        self.axis = axis
+
+
+class LogicalAndOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class LogicalNotOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class UnpackOptions(OptionsTable):
+    __slots__ = ('num', 'axis',)
+    num: int
+    axis: int
+    DEFAULTS = {
+        'num': 0,
+        'axis': 0,
+    }
+
+    def __init__(
+        self,
+        num: int = 0,
+        axis: int = 0,
+    ) -> None:
+        self.num = num
+        self.axis = axis
+
+
+class FloorDivOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SquareOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ZerosLikeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class FillOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class BidirectionalSequenceLSTMOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'cell_clip', 'proj_clip', 'merge_outputs', 'time_major', 'asymmetric_quantize_inputs',)
+    fused_activation_function: ActivationFunctionType
+    cell_clip: float
+    proj_clip: float
+    merge_outputs: bool
+    time_major: bool
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'cell_clip': 0.0,
+        'proj_clip': 0.0,
+        'merge_outputs': False,
+        'time_major': True,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        cell_clip: float = 0.0,
+        proj_clip: float = 0.0,
+        merge_outputs: bool = False,
+        time_major: bool = True,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.cell_clip = cell_clip
+        self.proj_clip = proj_clip
+        self.merge_outputs = merge_outputs
+        self.time_major = time_major
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class BidirectionalSequenceRNNOptions(OptionsTable):
+    __slots__ = ('time_major', 'fused_activation_function', 'merge_outputs', 'asymmetric_quantize_inputs',)
+    time_major: bool
+    fused_activation_function: ActivationFunctionType
+    merge_outputs: bool
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'time_major': False,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'merge_outputs': False,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        time_major: bool = False,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        merge_outputs: bool = False,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.time_major = time_major
+        self.fused_activation_function = fused_activation_function
+        self.merge_outputs = merge_outputs
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class UnidirectionalSequenceLSTMOptions(OptionsTable):
+    __slots__ = ('fused_activation_function', 'cell_clip', 'proj_clip', 'time_major', 'asymmetric_quantize_inputs', 'diagonal_recurrent_tensors',)
+    fused_activation_function: ActivationFunctionType
+    cell_clip: float
+    proj_clip: float
+    time_major: bool
+    asymmetric_quantize_inputs: bool
+    diagonal_recurrent_tensors: bool
+    DEFAULTS = {
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'cell_clip': 0.0,
+        'proj_clip': 0.0,
+        'time_major': False,
+        'asymmetric_quantize_inputs': False,
+        'diagonal_recurrent_tensors': False,
+    }
+
+    def __init__(
+        self,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        cell_clip: float = 0.0,
+        proj_clip: float = 0.0,
+        time_major: bool = False,
+        asymmetric_quantize_inputs: bool = False,
+        diagonal_recurrent_tensors: bool = False,
+    ) -> None:
+        self.fused_activation_function = fused_activation_function
+        self.cell_clip = cell_clip
+        self.proj_clip = proj_clip
+        self.time_major = time_major
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+        self.diagonal_recurrent_tensors = diagonal_recurrent_tensors
+
+
+class FloorModOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class RangeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ResizeNearestNeighborOptions(OptionsTable):
+    __slots__ = ('align_corners', 'half_pixel_centers',)
+    align_corners: bool
+    half_pixel_centers: bool
+    DEFAULTS = {
+        'align_corners': False,
+        'half_pixel_centers': False,
+    }
+
+    def __init__(
+        self,
+        align_corners: bool = False,
+        half_pixel_centers: bool = False,
+    ) -> None:
+        self.align_corners = align_corners
+        self.half_pixel_centers = half_pixel_centers
+
+
+class LeakyReluOptions(OptionsTable):
+    __slots__ = ('alpha',)
+    alpha: float
+    DEFAULTS = {
+        'alpha': 0.0,
+    }
+
+    def __init__(
+        self,
+        alpha: float = 0.0,
+    ) -> None:
+        self.alpha = alpha
+
+
+class SquaredDifferenceOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class MirrorPadOptions(OptionsTable):
+    __slots__ = ('mode',)
+    mode: MirrorPadMode
+    DEFAULTS = {
+        'mode': MirrorPadMode.REFLECT,
+    }
+
+    def __init__(
+        self,
+        mode: MirrorPadMode = MirrorPadMode.REFLECT,
+    ) -> None:
+        self.mode = mode
+
+
+class AbsOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SplitVOptions(OptionsTable):
+    __slots__ = ('num_splits',)
+    num_splits: int
+    DEFAULTS = {
+        'num_splits': 0,
+    }
+
+    def __init__(
+        self,
+        num_splits: int = 0,
+    ) -> None:
+        self.num_splits = num_splits
+
+
+class UniqueOptions(OptionsTable):
+    __slots__ = ('idx_out_type',)
+    idx_out_type: TensorType
+    DEFAULTS = {
+        'idx_out_type': TensorType.INT32,
+    }
+
+    def __init__(
+        self,
+        idx_out_type: TensorType = TensorType.INT32,
+    ) -> None:
+        self.idx_out_type = idx_out_type
+
+
+class ReverseV2Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class AddNOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class GatherNdOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class CosOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class WhereOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class RankOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ReverseSequenceOptions(OptionsTable):
+    __slots__ = ('seq_dim', 'batch_dim',)
+    seq_dim: int
+    batch_dim: int
+    DEFAULTS = {
+        'seq_dim': 0,
+        'batch_dim': 0,
+    }
+
+    def __init__(
+        self,
+        seq_dim: int = 0,
+        batch_dim: int = 0,
+    ) -> None:
+        self.seq_dim = seq_dim
+        self.batch_dim = batch_dim
+
+
+class MatrixDiagOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class QuantizeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class MatrixSetDiagOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class HardSwishOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class IfOptions(OptionsTable):
+    __slots__ = ('then_subgraph_index', 'else_subgraph_index',)
+    then_subgraph_index: int
+    else_subgraph_index: int
+    DEFAULTS = {
+        'then_subgraph_index': 0,
+        'else_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        then_subgraph_index: int = 0,
+        else_subgraph_index: int = 0,
+    ) -> None:
+        self.then_subgraph_index = then_subgraph_index
+        self.else_subgraph_index = else_subgraph_index
+
+
+class WhileOptions(OptionsTable):
+    __slots__ = ('cond_subgraph_index', 'body_subgraph_index',)
+    cond_subgraph_index: int
+    body_subgraph_index: int
+    DEFAULTS = {
+        'cond_subgraph_index': 0,
+        'body_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        cond_subgraph_index: int = 0,
+        body_subgraph_index: int = 0,
+    ) -> None:
+        self.cond_subgraph_index = cond_subgraph_index
+        self.body_subgraph_index = body_subgraph_index
+
+
+class DepthToSpaceOptions(OptionsTable):
+    __slots__ = ('block_size',)
+    block_size: int
+    DEFAULTS = {
+        'block_size': 0,
+    }
+
+    def __init__(
+        self,
+        block_size: int = 0,
+    ) -> None:
+        self.block_size = block_size
+
+
+class NonMaxSuppressionV4Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class NonMaxSuppressionV5Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ScatterNdOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SelectV2Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class DensifyOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SegmentSumOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class BatchMatMulOptions(OptionsTable):
+    __slots__ = ('adj_x', 'adj_y', 'asymmetric_quantize_inputs',)
+    adj_x: bool
+    adj_y: bool
+    asymmetric_quantize_inputs: bool
+    DEFAULTS = {
+        'adj_x': False,
+        'adj_y': False,
+        'asymmetric_quantize_inputs': False,
+    }
+
+    def __init__(
+        self,
+        adj_x: bool = False,
+        adj_y: bool = False,
+        asymmetric_quantize_inputs: bool = False,
+    ) -> None:
+        self.adj_x = adj_x
+        self.adj_y = adj_y
+        self.asymmetric_quantize_inputs = asymmetric_quantize_inputs
+
+
+class CumsumOptions(OptionsTable):
+    __slots__ = ('exclusive', 'reverse',)
+    exclusive: bool
+    reverse: bool
+    DEFAULTS = {
+        'exclusive': False,
+        'reverse': False,
+    }
+
+    def __init__(
+        self,
+        exclusive: bool = False,
+        reverse: bool = False,
+    ) -> None:
+        self.exclusive = exclusive
+        self.reverse = reverse
+
+
+class CallOnceOptions(OptionsTable):
+    __slots__ = ('init_subgraph_index',)
+    init_subgraph_index: int
+    DEFAULTS = {
+        'init_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        init_subgraph_index: int = 0,
+    ) -> None:
+        self.init_subgraph_index = init_subgraph_index
+
+
+class BroadcastToOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class Rfft2dOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class Conv3DOptions(OptionsTable):
+    __slots__ = ('padding', 'stride_d', 'stride_w', 'stride_h', 'fused_activation_function', 'dilation_d_factor', 'dilation_w_factor', 'dilation_h_factor',)
+    padding: Padding
+    stride_d: int
+    stride_w: int
+    stride_h: int
+    fused_activation_function: ActivationFunctionType
+    dilation_d_factor: int
+    dilation_w_factor: int
+    dilation_h_factor: int
+    DEFAULTS = {
+        'padding': Padding.SAME,
+        'stride_d': 0,
+        'stride_w': 0,
+        'stride_h': 0,
+        'fused_activation_function': ActivationFunctionType.NONE,
+        'dilation_d_factor': 1,
+        'dilation_w_factor': 1,
+        'dilation_h_factor': 1,
+    }
+
+    def __init__(
+        self,
+        padding: Padding = Padding.SAME,
+        stride_d: int = 0,
+        stride_w: int = 0,
+        stride_h: int = 0,
+        fused_activation_function: ActivationFunctionType = ActivationFunctionType.NONE,
+        dilation_d_factor: int = 1,
+        dilation_w_factor: int = 1,
+        dilation_h_factor: int = 1,
+    ) -> None:
+        self.padding = padding
+        self.stride_d = stride_d
+        self.stride_w = stride_w
+        self.stride_h = stride_h
+        self.fused_activation_function = fused_activation_function
+        self.dilation_d_factor = dilation_d_factor
+        self.dilation_w_factor = dilation_w_factor
+        self.dilation_h_factor = dilation_h_factor
+
+
+class HashtableOptions(OptionsTable):
+    __slots__ = ('table_id', 'key_dtype', 'value_dtype',)
+    table_id: int
+    key_dtype: TensorType
+    value_dtype: TensorType
+    DEFAULTS = {
+        'table_id': 0,
+        'key_dtype': TensorType.FLOAT32,
+        'value_dtype': TensorType.FLOAT32,
+    }
+
+    def __init__(
+        self,
+        table_id: int = 0,
+        key_dtype: TensorType = TensorType.FLOAT32,
+        value_dtype: TensorType = TensorType.FLOAT32,
+    ) -> None:
+        self.table_id = table_id
+        self.key_dtype = key_dtype
+        self.value_dtype = value_dtype
+
+
+class HashtableFindOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class HashtableImportOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class HashtableSizeOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class VarHandleOptions(OptionsTable):
+    __slots__ = ('container', 'shared_name',)
+    container: str | None
+    shared_name: str | None
+    DEFAULTS = {
+        'container': None,
+        'shared_name': None,
+    }
+
+    def __init__(
+        self,
+        container: str | None = None,
+        shared_name: str | None = None,
+    ) -> None:
+        self.container = container
+        self.shared_name = shared_name
+
+
+class ReadVariableOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class AssignVariableOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class RandomOptions(OptionsTable):
+    __slots__ = ('seed', 'seed2',)
+    seed: int
+    seed2: int
+    DEFAULTS = {
+        'seed': 0,
+        'seed2': 0,
+    }
+
+    def __init__(
+        self,
+        seed: int = 0,
+        seed2: int = 0,
+    ) -> None:
+        self.seed = seed
+        self.seed2 = seed2
+
+
+class BucketizeOptions(OptionsTable):
+    __slots__ = ('boundaries',)
+    boundaries: list[float]
+    DEFAULTS = {
+        'boundaries': [],
+    }
+
+    def __init__(
+        self,
+        boundaries: list[float] | None = None,
+    ) -> None:
+        self.boundaries = [] if boundaries is None else boundaries
+
+
+class GeluOptions(OptionsTable):
+    __slots__ = ('approximate',)
+    approximate: bool
+    DEFAULTS = {
+        'approximate': False,
+    }
+
+    def __init__(
+        self,
+        approximate: bool = False,
+    ) -> None:
+        self.approximate = approximate
+
+
+class DynamicUpdateSliceOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class UnsortedSegmentProdOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class UnsortedSegmentMaxOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class UnsortedSegmentMinOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class UnsortedSegmentSumOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class ATan2Options(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class SignOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class BitcastOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class BitwiseXorOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class RightShiftOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class StablehloConcatenateOptions(OptionsTable):
+    __slots__ = ('dimension',)
+    dimension: int
+    DEFAULTS = {
+        'dimension': 0,
+    }
+
+    def __init__(
+        self,
+        dimension: int = 0,
+    ) -> None:
+        self.dimension = dimension
+
+
+class StablehloBroadcastInDimOptions(OptionsTable):
+    __slots__ = ('broadcast_dimensions',)
+    broadcast_dimensions: list[int]
+    DEFAULTS = {
+        'broadcast_dimensions': [],
+    }
+
+    def __init__(
+        self,
+        broadcast_dimensions: list[int] | None = None,
+    ) -> None:
+        self.broadcast_dimensions = [] if broadcast_dimensions is None else broadcast_dimensions
+
+
+class StablehloSliceOptions(OptionsTable):
+    __slots__ = ('start_indices', 'limit_indices', 'strides',)
+    start_indices: list[int]
+    limit_indices: list[int]
+    strides: list[int]
+    DEFAULTS = {
+        'start_indices': [],
+        'limit_indices': [],
+        'strides': [],
+    }
+
+    def __init__(
+        self,
+        start_indices: list[int] | None = None,
+        limit_indices: list[int] | None = None,
+        strides: list[int] | None = None,
+    ) -> None:
+        self.start_indices = [] if start_indices is None else start_indices
+        self.limit_indices = [] if limit_indices is None else limit_indices
+        self.strides = [] if strides is None else strides
+
+
+class StablehloConvolutionOptions(OptionsTable):
+    __slots__ = ('window_strides', 'padding', 'lhs_dilation', 'rhs_dilation', 'window_reversal', 'input_batch_dimension', 'input_feature_dimension', 'input_spatial_dimensions', 'kernel_input_feature_dimension', 'kernel_output_feature_dimension', 'kernel_spatial_dimensions', 'output_batch_dimension', 'output_feature_dimension', 'output_spatial_dimensions', 'feature_group_count', 'batch_group_count', 'precision_config',)
+    window_strides: list[int]
+    padding: list[int]
+    lhs_dilation: list[int]
+    rhs_dilation: list[int]
+    window_reversal: list[bool]
+    input_batch_dimension: int
+    input_feature_dimension: int
+    input_spatial_dimensions: list[int]
+    kernel_input_feature_dimension: int
+    kernel_output_feature_dimension: int
+    kernel_spatial_dimensions: list[int]
+    output_batch_dimension: int
+    output_feature_dimension: int
+    output_spatial_dimensions: list[int]
+    feature_group_count: int
+    batch_group_count: int
+    precision_config: list[StablehloPrecisionConfig]
+    DEFAULTS = {
+        'window_strides': [],
+        'padding': [],
+        'lhs_dilation': [],
+        'rhs_dilation': [],
+        'window_reversal': [],
+        'input_batch_dimension': 0,
+        'input_feature_dimension': 0,
+        'input_spatial_dimensions': [],
+        'kernel_input_feature_dimension': 0,
+        'kernel_output_feature_dimension': 0,
+        'kernel_spatial_dimensions': [],
+        'output_batch_dimension': 0,
+        'output_feature_dimension': 0,
+        'output_spatial_dimensions': [],
+        'feature_group_count': 0,
+        'batch_group_count': 0,
+        'precision_config': [],
+    }
+
+    def __init__(
+        self,
+        window_strides: list[int] | None = None,
+        padding: list[int] | None = None,
+        lhs_dilation: list[int] | None = None,
+        rhs_dilation: list[int] | None = None,
+        window_reversal: list[bool] | None = None,
+        input_batch_dimension: int = 0,
+        input_feature_dimension: int = 0,
+        input_spatial_dimensions: list[int] | None = None,
+        kernel_input_feature_dimension: int = 0,
+        kernel_output_feature_dimension: int = 0,
+        kernel_spatial_dimensions: list[int] | None = None,
+        output_batch_dimension: int = 0,
+        output_feature_dimension: int = 0,
+        output_spatial_dimensions: list[int] | None = None,
+        feature_group_count: int = 0,
+        batch_group_count: int = 0,
+        precision_config: list[StablehloPrecisionConfig] | None = None,
+    ) -> None:
+        self.window_strides = [] if window_strides is None else window_strides
+        self.padding = [] if padding is None else padding
+        self.lhs_dilation = [] if lhs_dilation is None else lhs_dilation
+        self.rhs_dilation = [] if rhs_dilation is None else rhs_dilation
+        self.window_reversal = [] if window_reversal is None else window_reversal
+        self.input_batch_dimension = input_batch_dimension
+        self.input_feature_dimension = input_feature_dimension
+        self.input_spatial_dimensions = [] if input_spatial_dimensions is None else input_spatial_dimensions
+        self.kernel_input_feature_dimension = kernel_input_feature_dimension
+        self.kernel_output_feature_dimension = kernel_output_feature_dimension
+        self.kernel_spatial_dimensions = [] if kernel_spatial_dimensions is None else kernel_spatial_dimensions
+        self.output_batch_dimension = output_batch_dimension
+        self.output_feature_dimension = output_feature_dimension
+        self.output_spatial_dimensions = [] if output_spatial_dimensions is None else output_spatial_dimensions
+        self.feature_group_count = feature_group_count
+        self.batch_group_count = batch_group_count
+        self.precision_config = [] if precision_config is None else precision_config
+
+
+class StablehloCustomCallOptions(OptionsTable):
+    __slots__ = ('call_target_name', 'has_side_effect', 'backend_config', 'api_version', 'called_computations', 'custom_attributes',)
+    call_target_name: str | None
+    has_side_effect: bool
+    backend_config: str | None
+    api_version: int
+    called_computations: list[int]
+    custom_attributes: list[int]
+    DEFAULTS = {
+        'call_target_name': None,
+        'has_side_effect': False,
+        'backend_config': None,
+        'api_version': 0,
+        'called_computations': [],
+        'custom_attributes': [],
+    }
+
+    def __init__(
+        self,
+        call_target_name: str | None = None,
+        has_side_effect: bool = False,
+        backend_config: str | None = None,
+        api_version: int = 0,
+        called_computations: list[int] | None = None,
+        custom_attributes: list[int] | None = None,
+    ) -> None:
+        self.call_target_name = call_target_name
+        self.has_side_effect = has_side_effect
+        self.backend_config = backend_config
+        self.api_version = api_version
+        self.called_computations = [] if called_computations is None else called_computations
+        self.custom_attributes = [] if custom_attributes is None else custom_attributes
+
+
+class StablehloReduceOptions(OptionsTable):
+    __slots__ = ('dimensions', 'body_subgraph_index',)
+    dimensions: list[int]
+    body_subgraph_index: int
+    DEFAULTS = {
+        'dimensions': [],
+        'body_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        dimensions: list[int] | None = None,
+        body_subgraph_index: int = 0,
+    ) -> None:
+        self.dimensions = [] if dimensions is None else dimensions
+        self.body_subgraph_index = body_subgraph_index
+
+
+class StablehloScatterOptions(OptionsTable):
+    __slots__ = ('indices_are_sorted', 'update_window_dims', 'inserted_window_dims', 'scatter_dims_to_operand_dims', 'index_vector_dim', 'unique_indices', 'update_computation_subgraph_index',)
+    indices_are_sorted: bool
+    update_window_dims: list[int]
+    inserted_window_dims: list[int]
+    scatter_dims_to_operand_dims: list[int]
+    index_vector_dim: int
+    unique_indices: bool
+    update_computation_subgraph_index: int
+    DEFAULTS = {
+        'indices_are_sorted': False,
+        'update_window_dims': [],
+        'inserted_window_dims': [],
+        'scatter_dims_to_operand_dims': [],
+        'index_vector_dim': 0,
+        'unique_indices': False,
+        'update_computation_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        indices_are_sorted: bool = False,
+        update_window_dims: list[int] | None = None,
+        inserted_window_dims: list[int] | None = None,
+        scatter_dims_to_operand_dims: list[int] | None = None,
+        index_vector_dim: int = 0,
+        unique_indices: bool = False,
+        update_computation_subgraph_index: int = 0,
+    ) -> None:
+        self.indices_are_sorted = indices_are_sorted
+        self.update_window_dims = [] if update_window_dims is None else update_window_dims
+        self.inserted_window_dims = [] if inserted_window_dims is None else inserted_window_dims
+        self.scatter_dims_to_operand_dims = [] if scatter_dims_to_operand_dims is None else scatter_dims_to_operand_dims
+        self.index_vector_dim = index_vector_dim
+        self.unique_indices = unique_indices
+        self.update_computation_subgraph_index = update_computation_subgraph_index
+
+
+class StablehloCompareOptions(OptionsTable):
+    __slots__ = ('comparison_direction', 'compare_type',)
+    comparison_direction: StablehloComparisonDirection
+    compare_type: StablehloComparisonType
+    DEFAULTS = {
+        'comparison_direction': StablehloComparisonDirection.STABLEHLO_COMPARISON_DIRECTION_EQ,
+        'compare_type': StablehloComparisonType.STABLEHLO_COMPARISON_TYPE_NOTYPE,
+    }
+
+    def __init__(
+        self,
+        comparison_direction: StablehloComparisonDirection = StablehloComparisonDirection.STABLEHLO_COMPARISON_DIRECTION_EQ,
+        compare_type: StablehloComparisonType = StablehloComparisonType.STABLEHLO_COMPARISON_TYPE_NOTYPE,
+    ) -> None:
+        self.comparison_direction = comparison_direction
+        self.compare_type = compare_type
+
+
+class StablehloDynamicSliceOptions(OptionsTable):
+    __slots__ = ('slice_sizes',)
+    slice_sizes: list[int]
+    DEFAULTS = {
+        'slice_sizes': [],
+    }
+
+    def __init__(
+        self,
+        slice_sizes: list[int] | None = None,
+    ) -> None:
+        self.slice_sizes = [] if slice_sizes is None else slice_sizes
+
+
+class StablehloPadOptions(OptionsTable):
+    __slots__ = ('edge_padding_low', 'edge_padding_high', 'interior_padding',)
+    edge_padding_low: list[int]
+    edge_padding_high: list[int]
+    interior_padding: list[int]
+    DEFAULTS = {
+        'edge_padding_low': [],
+        'edge_padding_high': [],
+        'interior_padding': [],
+    }
+
+    def __init__(
+        self,
+        edge_padding_low: list[int] | None = None,
+        edge_padding_high: list[int] | None = None,
+        interior_padding: list[int] | None = None,
+    ) -> None:
+        self.edge_padding_low = [] if edge_padding_low is None else edge_padding_low
+        self.edge_padding_high = [] if edge_padding_high is None else edge_padding_high
+        self.interior_padding = [] if interior_padding is None else interior_padding
+
+
+class StablehloIotaOptions(OptionsTable):
+    __slots__ = ('iota_dimension',)
+    iota_dimension: int
+    DEFAULTS = {
+        'iota_dimension': 0,
+    }
+
+    def __init__(
+        self,
+        iota_dimension: int = 0,
+    ) -> None:
+        self.iota_dimension = iota_dimension
+
+
+class StablehloDotGeneralOptions(OptionsTable):
+    __slots__ = ('lhs_batching_dimensions', 'rhs_batching_dimensions', 'lhs_contracting_dimensions', 'rhs_contracting_dimensions', 'precision_config',)
+    lhs_batching_dimensions: list[int]
+    rhs_batching_dimensions: list[int]
+    lhs_contracting_dimensions: list[int]
+    rhs_contracting_dimensions: list[int]
+    precision_config: list[StablehloPrecisionConfig]
+    DEFAULTS = {
+        'lhs_batching_dimensions': [],
+        'rhs_batching_dimensions': [],
+        'lhs_contracting_dimensions': [],
+        'rhs_contracting_dimensions': [],
+        'precision_config': [],
+    }
+
+    def __init__(
+        self,
+        lhs_batching_dimensions: list[int] | None = None,
+        rhs_batching_dimensions: list[int] | None = None,
+        lhs_contracting_dimensions: list[int] | None = None,
+        rhs_contracting_dimensions: list[int] | None = None,
+        precision_config: list[StablehloPrecisionConfig] | None = None,
+    ) -> None:
+        self.lhs_batching_dimensions = [] if lhs_batching_dimensions is None else lhs_batching_dimensions
+        self.rhs_batching_dimensions = [] if rhs_batching_dimensions is None else rhs_batching_dimensions
+        self.lhs_contracting_dimensions = [] if lhs_contracting_dimensions is None else lhs_contracting_dimensions
+        self.rhs_contracting_dimensions = [] if rhs_contracting_dimensions is None else rhs_contracting_dimensions
+        self.precision_config = [] if precision_config is None else precision_config
+
+
+class StablehloReduceWindowOptions(OptionsTable):
+    __slots__ = ('window_dimensions', 'window_strides', 'base_dilations', 'window_dilations', 'padding', 'body_subgraph_index',)
+    window_dimensions: list[int]
+    window_strides: list[int]
+    base_dilations: list[int]
+    window_dilations: list[int]
+    padding: list[int]
+    body_subgraph_index: int
+    DEFAULTS = {
+        'window_dimensions': [],
+        'window_strides': [],
+        'base_dilations': [],
+        'window_dilations': [],
+        'padding': [],
+        'body_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        window_dimensions: list[int] | None = None,
+        window_strides: list[int] | None = None,
+        base_dilations: list[int] | None = None,
+        window_dilations: list[int] | None = None,
+        padding: list[int] | None = None,
+        body_subgraph_index: int = 0,
+    ) -> None:
+        self.window_dimensions = [] if window_dimensions is None else window_dimensions
+        self.window_strides = [] if window_strides is None else window_strides
+        self.base_dilations = [] if base_dilations is None else base_dilations
+        self.window_dilations = [] if window_dilations is None else window_dilations
+        self.padding = [] if padding is None else padding
+        self.body_subgraph_index = body_subgraph_index
+
+
+class StablehloSortOptions(OptionsTable):
+    __slots__ = ('dimension', 'is_stable', 'comparator_subgraph_index',)
+    dimension: int
+    is_stable: bool
+    comparator_subgraph_index: int
+    DEFAULTS = {
+        'dimension': 0,
+        'is_stable': False,
+        'comparator_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        dimension: int = 0,
+        is_stable: bool = False,
+        comparator_subgraph_index: int = 0,
+    ) -> None:
+        self.dimension = dimension
+        self.is_stable = is_stable
+        self.comparator_subgraph_index = comparator_subgraph_index
+
+
+class StablehloWhileOptions(OptionsTable):
+    __slots__ = ('cond_subgraph_index', 'body_subgraph_index',)
+    cond_subgraph_index: int
+    body_subgraph_index: int
+    DEFAULTS = {
+        'cond_subgraph_index': 0,
+        'body_subgraph_index': 0,
+    }
+
+    def __init__(
+        self,
+        cond_subgraph_index: int = 0,
+        body_subgraph_index: int = 0,
+    ) -> None:
+        self.cond_subgraph_index = cond_subgraph_index
+        self.body_subgraph_index = body_subgraph_index
+
+
+class StablehloGatherOptions(OptionsTable):
+    __slots__ = ('offset_dims', 'collapsed_slice_dims', 'start_index_map', 'index_vector_dim', 'slice_sizes', 'indices_are_sorted',)
+    offset_dims: list[int]
+    collapsed_slice_dims: list[int]
+    start_index_map: list[int]
+    index_vector_dim: int
+    slice_sizes: list[int]
+    indices_are_sorted: bool
+    DEFAULTS = {
+        'offset_dims': [],
+        'collapsed_slice_dims': [],
+        'start_index_map': [],
+        'index_vector_dim': 0,
+        'slice_sizes': [],
+        'indices_are_sorted': False,
+    }
+
+    def __init__(
+        self,
+        offset_dims: list[int] | None = None,
+        collapsed_slice_dims: list[int] | None = None,
+        start_index_map: list[int] | None = None,
+        index_vector_dim: int = 0,
+        slice_sizes: list[int] | None = None,
+        indices_are_sorted: bool = False,
+    ) -> None:
+        self.offset_dims = [] if offset_dims is None else offset_dims
+        self.collapsed_slice_dims = [] if collapsed_slice_dims is None else collapsed_slice_dims
+        self.start_index_map = [] if start_index_map is None else start_index_map
+        self.index_vector_dim = index_vector_dim
+        self.slice_sizes = [] if slice_sizes is None else slice_sizes
+        self.indices_are_sorted = indices_are_sorted
+
+
+class StablehloTransposeOptions(OptionsTable):
+    __slots__ = ('permutation',)
+    permutation: list[int]
+    DEFAULTS = {
+        'permutation': [],
+    }
+
+    def __init__(
+        self,
+        permutation: list[int] | None = None,
+    ) -> None:
+        self.permutation = [] if permutation is None else permutation
+
+
+class DilateOptions(OptionsTable):
+    __slots__ = ()
+    DEFAULTS = {}
+
+
+class StablehloRngBitGeneratorOptions(OptionsTable):
+    __slots__ = ('algorithm',)
+    algorithm: RngAlgorithm
+    DEFAULTS = {
+        'algorithm': RngAlgorithm.DEFAULT,
+    }
+
+    def __init__(
+        self,
+        algorithm: RngAlgorithm = RngAlgorithm.DEFAULT,
+    ) -> None:
+        self.algorithm = algorithm
+
+
+class ReduceWindowOptions(OptionsTable):
+    __slots__ = ('reduce_function',)
+    reduce_function: ReduceWindowFunction
+    DEFAULTS = {
+        'reduce_function': ReduceWindowFunction.UNSUPPORTED,
+    }
+
+    def __init__(
+        self,
+        reduce_function: ReduceWindowFunction = ReduceWindowFunction.UNSUPPORTED,
+    ) -> None:
+        self.reduce_function = reduce_function
+
+
+class StableHLOCompositeOptions(OptionsTable):
+    __slots__ = ('name', 'decomposition_subgraph_index', 'composite_attributes', 'composite_attributes_format', 'version',)
+    name: str | None
+    decomposition_subgraph_index: int
+    composite_attributes: list[int]
+    composite_attributes_format: CustomOptionsFormat
+    version: int
+    DEFAULTS = {
+        'name': None,
+        'decomposition_subgraph_index': 0,
+        'composite_attributes': [],
+        'composite_attributes_format': CustomOptionsFormat.FLEXBUFFERS,
+        'version': 0,
+    }
+
+    def __init__(
+        self,
+        name: str | None = None,
+        decomposition_subgraph_index: int = 0,
+        composite_attributes: list[int] | None = None,
+        composite_attributes_format: CustomOptionsFormat = CustomOptionsFormat.FLEXBUFFERS,
+        version: int = 0,
+    ) -> None:
+        self.name = name
+        self.decomposition_subgraph_index = decomposition_subgraph_index
+        self.composite_attributes = [] if composite_attributes is None else composite_attributes
+        self.composite_attributes_format = composite_attributes_format
+        self.version = version
 
 
 BUILTINOPTIONS_CLASSES: tuple[type, ...] = (Conv2DOptions, DepthwiseConv2DOptions, ConcatEmbeddingsOptions, LSHProjectionOptions, Pool2DOptions, SVDFOptions, RNNOptions, FullyConnectedOptions, SoftmaxOptions, ConcatenationOptions, AddOptions, L2NormOptions, LocalResponseNormalizationOptions, LSTMOptions, ResizeBilinearOptions, CallOptions, ReshapeOptions, SkipGramOptions, SpaceToDepthOptions, EmbeddingLookupSparseOptions, MulOptions, PadOptions, GatherOptions, BatchToSpaceNDOptions, SpaceToBatchNDOptions, TransposeOptions, ReducerOptions, SubOptions, DivOptions, SqueezeOptions, SequenceRNNOptions, StridedSliceOptions, ExpOptions, TopKV2Options, SplitOptions, LogSoftmaxOptions, CastOptions, DequantizeOptions, MaximumMinimumOptions, ArgMaxOptions, LessOptions, NegOptions, PadV2Options, GreaterOptions, GreaterEqualOptions, LessEqualOptions, SelectOptions, SliceOptions, TransposeConvOptions, SparseToDenseOptions, TileOptions, ExpandDimsOptions, EqualOptions, NotEqualOptions, ShapeOptions, PowOptions, ArgMinOptions, FakeQuantOptions, PackOptions, LogicalOrOptions, OneHotOptions, LogicalAndOptions, LogicalNotOptions, UnpackOptions, FloorDivOptions, SquareOptions, ZerosLikeOptions, FillOptions, BidirectionalSequenceLSTMOptions, BidirectionalSequenceRNNOptions, UnidirectionalSequenceLSTMOptions, FloorModOptions, RangeOptions, ResizeNearestNeighborOptions, LeakyReluOptions, SquaredDifferenceOptions, MirrorPadOptions, AbsOptions, SplitVOptions, UniqueOptions, ReverseV2Options, AddNOptions, GatherNdOptions, CosOptions, WhereOptions, RankOptions, ReverseSequenceOptions, MatrixDiagOptions, QuantizeOptions, MatrixSetDiagOptions, HardSwishOptions, IfOptions, WhileOptions, DepthToSpaceOptions, NonMaxSuppressionV4Options, NonMaxSuppressionV5Options, ScatterNdOptions, SelectV2Options, DensifyOptions, SegmentSumOptions, BatchMatMulOptions, CumsumOptions, CallOnceOptions, BroadcastToOptions, Rfft2dOptions, Conv3DOptions, HashtableOptions, HashtableFindOptions, HashtableImportOptions, HashtableSizeOptions, VarHandleOptions, ReadVariableOptions, AssignVariableOptions, RandomOptions, BucketizeOptions, GeluOptions, DynamicUpdateSliceOptions, UnsortedSegmentProdOptions, UnsortedSegmentMaxOptions, UnsortedSegmentMinOptions, UnsortedSegmentSumOptions, ATan2Options, SignOptions, BitcastOptions, BitwiseXorOptions, RightShiftOptions,)

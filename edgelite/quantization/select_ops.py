@@ -1,0 +1,134 @@
+"""Which ops of a float model become integer, and why each other float op stays float."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..schema.generated.enums import BuiltinOperator, TensorType
+from ..schema.model import Model, Operator
+from .op_rules import rule_for
+from .options import QuantizationError
+
+F32 = TensorType.FLOAT32
+
+
+@dataclass(frozen=True)
+class KeptFloat:
+    """An op that touches float tensors and stays float, with the reason."""
+
+    op_index: int
+    op_name: str
+    output: str
+    reason: str
+
+
+def float_tensors(model: Model, op: Operator) -> tuple[list[int], list[int]]:
+    """The op's float32 input and output tensor indices (optional inputs left out)."""
+    sg = model.main
+    ins = [t for t in op.inputs if t >= 0 and sg.tensors[t].type == F32]
+    outs = [t for t in op.outputs if t >= 0 and sg.tensors[t].type == F32]
+    return ins, outs
+
+
+def touches_float(model: Model, op: Operator) -> bool:
+    ins, outs = float_tensors(model, op)
+    return bool(ins or outs)
+
+
+def check_keep_float(model: Model, patterns: list[re.Pattern]) -> None:
+    """QuantizationError for a --keep-float expression that matches no op and no tensor."""
+    sg = model.main
+    names = {model.op_name(op) for op in sg.operators}
+    names.update(sg.tensors[t].name for op in sg.operators for t in op.outputs if t >= 0)
+    for pattern in patterns:
+        if not any(pattern.search(name) for name in names):
+            raise QuantizationError(
+                f"--keep-float {pattern.pattern!r} matches no op name (like CONV_2D) and no "
+                "tensor name of the main subgraph"
+            )
+
+
+def choose_integer_ops(
+    model: Model, measured: set[int], int16: bool, patterns: list[re.Pattern]
+) -> tuple[set[int], list[KeptFloat]]:
+    """Indices of the ops to make integer, and the float ops that stay float (with why).
+
+    ``measured``: tensors whose range calibration recorded.
+    """
+    chosen: set[int] = set()
+    kept: list[KeptFloat] = []
+    for index, op in enumerate(model.main.operators):
+        if not touches_float(model, op):
+            continue  # integer/boolean bookkeeping (shapes, indices): nothing to quantize
+        reason = _why_float(model, op, measured, int16, patterns)
+        if reason is None:
+            chosen.add(index)
+        else:
+            out = next((model.main.tensors[t].name for t in op.outputs if t >= 0), "")
+            kept.append(KeptFloat(index, model.op_name(op), out, reason))
+    return chosen, kept
+
+
+def _why_float(
+    model: Model, op: Operator, measured: set[int], int16: bool, patterns: list[re.Pattern]
+) -> str | None:
+    sg = model.main
+    code = model.operator_codes[op.opcode_index].builtin_code
+    name = model.op_name(op)
+    rule = rule_for(code)
+    if rule is None:
+        return f"no integer kernel for {name}"
+    if int16 and rule.int16_version is None:
+        return f"no 16x8 (int16 activation) kernel for {name}"
+    if int16 and rule.output == "fixed" and rule.fixed_int16 is None:
+        return f"no 16x8 (int16 activation) kernel for {name}"
+    for pattern in patterns:
+        outputs = [sg.tensors[t].name for t in op.outputs if t >= 0]
+        if any(pattern.search(text) for text in [name, *outputs]):
+            return f"--keep-float {pattern.pattern!r}"
+    for t in op.inputs + op.outputs:
+        if t < 0:
+            continue
+        tensor = sg.tensors[t]
+        if tensor.type not in (F32, TensorType.INT32, TensorType.INT64, TensorType.BOOL):
+            return f"tensor {t} {tensor.name!r} is {tensor.type.name.lower()}"
+        if tensor.is_variable:
+            return f"reads variable tensor {t} {tensor.name!r}"
+    weight_reason = _weight_problem(model, op, rule.weight, rule.bias)
+    if weight_reason:
+        return weight_reason
+    extra = _op_specific(model, op, code)
+    if extra:
+        return extra
+    ins, outs = float_tensors(model, op)
+    for t in ins + outs:
+        if model.constant(sg.tensors[t]) is None and t not in measured:
+            return f"tensor {t} {sg.tensors[t].name!r} was never computed during calibration"
+    return None
+
+
+def _weight_problem(model: Model, op: Operator, weight: int | None, bias: int | None) -> str | None:
+    sg = model.main
+    for slot, what in ((weight, "weights"), (bias, "bias")):
+        if slot is None or slot >= len(op.inputs) or op.inputs[slot] < 0:
+            continue
+        tensor = sg.tensors[op.inputs[slot]]
+        if tensor.type != F32 or model.constant(tensor) is None:
+            return f"{what} {tensor.name!r} are not a float32 constant"
+    return None
+
+
+def _op_specific(model: Model, op: Operator, code: int) -> str | None:
+    """Float features the integer kernels lack."""
+    sg = model.main
+    options = op.builtin_options
+    if code == BuiltinOperator.FULLY_CONNECTED and getattr(options, "weights_format", 0) != 0:
+        return "shuffled FULLY_CONNECTED weights"
+    if code == BuiltinOperator.CONV_2D:
+        x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
+        if len(x.shape) == 4 and len(w.shape) == 4 and x.shape[3] != w.shape[3]:
+            return "grouped convolution has no integer kernel"
+    if code == BuiltinOperator.CONCATENATION and getattr(options, "fused_activation_function", 0):
+        return "integer CONCATENATION has no fused activation"
+    return None
