@@ -118,6 +118,59 @@ def _add_convert_parser(sub: Any) -> None:
     c.set_defaults(func=_convert)
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    from .quantization import quantize_with_report
+    from .quantization.cli_args import options_from_args
+    from .schema import read_model, write_model
+
+    options, images = options_from_args(args)
+    model = read_model(args.model)
+    log = None if args.quiet else sys.stderr
+    quantized, report = quantize_with_report(
+        model, options, args.calibration_data, images=images, log=log
+    )
+    data = write_model(quantized)
+    # Write next to the target and rename: a failure never leaves half a model behind.
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(output)
+    if not args.quiet:
+        print(report.format(), file=sys.stderr)
+    print(f"wrote {output} ({len(data) / 1024:.1f} KiB, {options.mode})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .quantization import check_model
+    from .schema import read_model
+
+    violations = check_model(read_model(args.model))
+    if args.json:
+        print(json.dumps([vars(v) for v in violations], indent=2))
+    else:
+        for violation in violations:
+            print(violation)
+        verdict = f"{len(violations)} violation(s)" if violations else "passes the spec"
+        print(f"{args.model}: {verdict}")
+    return 1 if violations else 0
+
+
+def _add_quantization_parsers(sub: Any) -> None:
+    from .quantization.cli_args import add_quantize_arguments
+
+    q = sub.add_parser("quantize", help="quantize a float .tflite model (int8, int16x8, ...)")
+    q.add_argument("model", help="path to a float .tflite file")
+    q.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    add_quantize_arguments(q)
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress or report lines")
+    q.set_defaults(func=_quantize)
+    c = sub.add_parser("check", help="validate a quantized model against the TFLite int8 spec")
+    c.add_argument("model", help="path to a .tflite file")
+    c.add_argument("--json", action="store_true", help="print the violations as JSON")
+    c.set_defaults(func=_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgelite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_benchmark)
     _add_convert_parser(sub)
+    _add_quantization_parsers(sub)
     return parser
 
 

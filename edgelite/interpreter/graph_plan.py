@@ -17,6 +17,7 @@ the Cython loop; tap steps follow the unit producing a tapped tensor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +126,7 @@ def _allocate(rt: SubgraphRuntime, units: list[Unit]) -> tuple[list, Arena | Non
         if dtype.hasobject:
             arrays[t] = np.empty(shape, dtype)
             continue
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         shapes[t] = shape
         requests.append(Request(t, nbytes, first, last, whole_run=t in whole))
     plan = plan_arena(requests)

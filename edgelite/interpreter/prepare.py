@@ -127,8 +127,8 @@ def check_output_shapes(
         if t < 0:
             clean.append(())
             continue
-        dims = tuple(int(d) for d in shape)
-        if any(d < 0 for d in dims):
+        dims = tuple(map(int, shape))
+        if dims and min(dims) < 0:
             raise PrepareError(f"output {rt.sg.tensors[t].name!r} got negative shape {list(dims)}")
         rt.check_tensor_size(t, dims)
         clean.append(dims)

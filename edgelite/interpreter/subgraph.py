@@ -59,7 +59,7 @@ class SubgraphRuntime:
 
     def model_shape(self, t: int) -> tuple[int, ...]:
         """The shape the model declares for tensor ``t``."""
-        return tuple(int(d) for d in self.sg.tensors[t].shape)
+        return tuple(map(int, self.sg.tensors[t].shape))
 
     def current_shape(self, t: int) -> tuple[int, ...]:
         """Shape now: of the allocated array, else a pending resize, else the model's."""

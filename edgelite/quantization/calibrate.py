@@ -52,7 +52,9 @@ def calibrate(
     try:
         interp = Interpreter(model_content=write_model(model))
     except (ValueError, RuntimeError) as err:
-        raise QuantizationError(f"calibration needs the float model to run in edgelite: {err}")
+        raise QuantizationError(
+            f"calibration needs the float model to run in edgelite: {err}"
+        ) from err
     rng = np.random.default_rng(options.seed)
     trackers = {t: RangeTracker(options, rng) for t in activation_tensors(model)}
     for t, tracker in trackers.items():
@@ -65,7 +67,9 @@ def calibrate(
         try:
             interp.invoke()
         except (ValueError, RuntimeError) as err:
-            raise QuantizationError(f"calibration step {step}: the float model failed: {err}")
+            raise QuantizationError(
+                f"calibration step {step}: the float model failed: {err}"
+            ) from err
         _check_finite(model, trackers, step)
         if log is not None and options.progress_every and step % options.progress_every == 0:
             _progress(log, step, options.steps, started)
@@ -85,7 +89,9 @@ def _feed(interp: Interpreter, specs: list[InputSpec], sample, shapes):
         try:
             interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
-            raise QuantizationError(f"calibration: the float model cannot be prepared: {err}")
+            raise QuantizationError(
+                f"calibration: the float model cannot be prepared: {err}"
+            ) from err
     for spec, value in zip(specs, sample):
         interp.set_tensor(spec.index, value)
     return new_shapes
@@ -103,6 +109,4 @@ def _check_finite(model: Model, trackers: dict[int, RangeTracker], step: int) ->
 
 def _progress(log: TextIO, step: int, total: int | None, started: float) -> None:
     of = f"/{total}" if total else ""
-    print(
-        f"calibration: step {step}{of}, {time.monotonic() - started:.1f} s", file=log, flush=True
-    )
+    print(f"calibration: step {step}{of}, {time.monotonic() - started:.1f} s", file=log, flush=True)

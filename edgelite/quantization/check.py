@@ -97,7 +97,9 @@ def _tensor_rules(s: int, sg: Subgraph, t: int, constant: bool) -> list[Violatio
         if not constant:
             out.append(bad("activation-per-tensor", "a computed tensor must be per-tensor"))
     if tensor.type == TensorType.INT16 and not constant and zp.size and (zp != 0).any():
-        out.append(bad("int16-symmetric", f"int16 activations need zero point 0, got {few_values(zp)}"))
+        out.append(
+            bad("int16-symmetric", f"int16 activations need zero point 0, got {few_values(zp)}")
+        )
     return out
 
 

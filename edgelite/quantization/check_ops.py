@@ -11,28 +11,28 @@ from .check import Violation, few_values, is_quantized
 from .op_rules import rule_for
 
 # (weight input, per-axis dimension, bias input, data input) of the weighted ops.
-WEIGHTED = {
+WEIGHTED: dict[int, tuple[int, int, int, int]] = {
     B.CONV_2D: (1, 0, 2, 0),
     B.DEPTHWISE_CONV_2D: (1, 3, 2, 0),
     B.FULLY_CONNECTED: (1, 0, 2, 0),
     B.TRANSPOSE_CONV: (1, 0, 3, 2),
 }
 # The spec's "inputs and outputs must all have the same scale/zero_point" list.
-SAME_SCALE = {
+SAME_SCALE: set[int] = {
     B.AVERAGE_POOL_2D, B.MAX_POOL_2D, B.CONCATENATION, B.RESHAPE, B.RESIZE_BILINEAR,
     B.SPACE_TO_DEPTH, B.PAD, B.PADV2, B.GATHER, B.BATCH_TO_SPACE_ND, B.SPACE_TO_BATCH_ND,
     B.TRANSPOSE, B.SQUEEZE, B.SLICE, B.MAXIMUM, B.MINIMUM,
 }  # fmt: skip
 _SIGMOID = {TensorType.INT8: (1 / 256, -128), TensorType.UINT8: (1 / 256, 0)}
 _UNIT16 = {TensorType.INT16: (1 / 32768, 0)}
-FIXED = {
+FIXED: dict[int, dict[TensorType, tuple[float, int]]] = {
     B.LOGISTIC: {**_SIGMOID, **_UNIT16},
     B.SOFTMAX: {**_SIGMOID, **_UNIT16},
     B.TANH: {TensorType.INT8: (1 / 128, 0), TensorType.UINT8: (1 / 128, 128), **_UNIT16},
     B.LOG_SOFTMAX: {TensorType.INT8: (16 / 256, 127), TensorType.UINT8: (16 / 256, 255)},
     B.L2_NORMALIZATION: {TensorType.INT8: (1 / 128, 0), TensorType.UINT8: (1 / 128, 128)},
 }
-HYBRID_MIN_VERSION = {B.CONV_2D: 2, B.DEPTHWISE_CONV_2D: 4, B.FULLY_CONNECTED: 3}
+HYBRID_MIN_VERSION: dict[int, int] = {B.CONV_2D: 2, B.DEPTHWISE_CONV_2D: 4, B.FULLY_CONNECTED: 3}
 ACTIVATION_TYPES = (TensorType.INT8, TensorType.UINT8, TensorType.INT16)
 BIAS_SCALE_TOLERANCE = 1e-4  # relative; the kernels allow float32 rounding of the product
 
@@ -53,9 +53,7 @@ class _OpChecker:
 
     def bad(self, t: int, rule: str, message: str) -> None:
         name = self.sg.tensors[t].name
-        self.found.append(
-            Violation(self.s, self.index, self.code.name, t, name, rule, message)
-        )
+        self.found.append(Violation(self.s, self.index, self.code.name, t, name, rule, message))
 
     def run(self) -> list[Violation]:
         code = self.code.builtin_code
@@ -76,10 +74,16 @@ class _OpChecker:
         q = w.quantization
         assert q is not None
         if (np.asarray(q.zero_point) != 0).any():
-            self.bad(wt, "weight-symmetric", f"int8 weights need zero point 0, got {few_values(q.zero_point)}")
+            self.bad(
+                wt,
+                "weight-symmetric",
+                f"int8 weights need zero point 0, got {few_values(q.zero_point)}",
+            )
         values = self.model.constant(w)
         if values is not None and values.size and int(values.min()) < -127:
-            self.bad(wt, "weight-range", f"int8 weights must be in [-127, 127]; min is {values.min()}")
+            self.bad(
+                wt, "weight-range", f"int8 weights must be in [-127, 127]; min is {values.min()}"
+            )
         if len(q.scale) > 1 and q.quantized_dimension != axis:
             self.bad(
                 wt,
@@ -98,19 +102,25 @@ class _OpChecker:
         )  # fmt: skip
         if b.type not in wanted:
             names = " or ".join(t.name.lower() for t in wanted)
-            self.bad(bt, "bias-type", f"bias of {data.type.name.lower()} activations must be {names}")
+            self.bad(
+                bt, "bias-type", f"bias of {data.type.name.lower()} activations must be {names}"
+            )
             return
         q = b.quantization
         if q is None or not len(q.scale):
             self.bad(bt, "bias-scale", "integer bias without quantization parameters")
             return
         if (np.asarray(q.zero_point) != 0).any():
-            self.bad(bt, "bias-zero-point", f"bias zero points must be 0, got {few_values(q.zero_point)}")
+            self.bad(
+                bt, "bias-zero-point", f"bias zero points must be 0, got {few_values(q.zero_point)}"
+            )
         assert data.quantization is not None
         expected = float(data.quantization.scale[0]) * np.asarray(weight_scales, np.float64)
         actual = np.asarray(q.scale, np.float64)
         if actual.size != expected.size and expected.size != 1 and actual.size != 1:
-            self.bad(bt, "bias-scale", f"{actual.size} bias scales for {expected.size} weight scales")
+            self.bad(
+                bt, "bias-scale", f"{actual.size} bias scales for {expected.size} weight scales"
+            )
             return
         error = np.abs(actual - expected) / np.maximum(expected, 1e-30)
         if (error > BIAS_SCALE_TOLERANCE).any():
@@ -118,8 +128,8 @@ class _OpChecker:
             self.bad(
                 bt,
                 "bias-scale",
-                f"bias scale {few_values(actual)} != input scale x weight scale {few_values(expected)} "
-                f"(relative error {float(error.reshape(-1)[worst]):.2g})",
+                f"bias scale {few_values(actual)} != input scale x weight scale "
+                f"{few_values(expected)} (relative error {float(error.reshape(-1)[worst]):.2g})",
             )
 
     def fixed(self, table: dict) -> None:

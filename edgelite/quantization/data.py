@@ -181,4 +181,3 @@ def _fit(value: np.ndarray, spec: InputSpec, step: int) -> np.ndarray:
     if value.dtype.kind == "f" and not np.isfinite(value).all():
         raise QuantizationError(f"{where}: contains NaN or Inf")
     return np.ascontiguousarray(value, dtype=spec.dtype)
-

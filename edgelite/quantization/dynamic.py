@@ -11,16 +11,22 @@ followed by DEQUANTIZE, as the official converter does for embeddings.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..schema.generated.enums import BuiltinOperator as B
 from ..schema.generated.enums import TensorType
-from ..schema.model import Model, Operator, QuantizationParameters
-from .graph_edit import add_constant, add_tensor_like, clone_model, make_op, per_tensor
-from .graph_edit import remove_unused
+from ..schema.model import Model, Operator, QuantizationParameters, Subgraph
+from .graph_edit import (
+    add_constant,
+    add_tensor_like,
+    clone_model,
+    make_op,
+    per_tensor,
+    remove_unused,
+    with_options,
+)
 from .options import QuantizeOptions
 from .qmath import quantize_weights
 from .report import QuantizeReport
@@ -55,98 +61,112 @@ RULES: dict[int, HybridRule] = {
 
 
 def quantize_dynamic(model: Model, options: QuantizeOptions) -> tuple[Model, QuantizeReport]:
-    """The dynamic-range model of float ``model`` and what was done."""
+    """The dynamic-range model of float ``model`` (every subgraph) and what was done."""
     out = clone_model(model)
-    sg = out.main
-    patterns = options.keep_float_patterns()
-    report = QuantizeReport(mode="dynamic", total_ops=len(sg.operators))
-    cache: dict[tuple[int, int | None], int] = {}
-    new_ops: list[Operator] = []
-    for index, op in enumerate(sg.operators):
-        code = out.operator_codes[op.opcode_index].builtin_code
-        name = out.op_name(op)
-        outputs = [sg.tensors[t].name for t in op.outputs if t >= 0]
-        matched = next(
-            (p for p in patterns if any(p.search(s) for s in [name, *outputs])), None
-        )
-        if matched is not None and (code in RULES or code == B.GATHER):
-            report.kept_float.append(
-                KeptFloat(index, name, outputs[0] if outputs else "", f"--keep-float {matched.pattern!r}")
-            )
-            new_ops.append(op)
-            continue
-        if code == B.GATHER:
-            new_ops.extend(_gather(out, op, options, cache, report))
-            continue
-        rule = RULES.get(code)
-        if rule is not None and _hybrid_op(out, op, rule, options, cache):
-            report.quantized_ops += 1
-        new_ops.append(op)
-    sg.operators = new_ops
+    report = QuantizeReport(mode="dynamic", total_ops=sum(len(s.operators) for s in out.subgraphs))
+    cache: dict[tuple[int, int, int | None], int] = {}
+    for sg in out.subgraphs:
+        _quantize_subgraph(_Context(out, sg, options, cache, report))
     report.quantized_weights = len(cache)
-    remove_unused(out)
+    for index in range(len(out.subgraphs)):
+        remove_unused(out, index)
     return out, report
 
 
-def _big_float_weights(model: Model, op: Operator, slots, minimum: int) -> list[int]:
-    sg = model.main
+@dataclass
+class _Context:
+    model: Model
+    sg: Subgraph
+    options: QuantizeOptions
+    cache: dict  # (subgraph id, tensor, axis) -> int8 tensor
+    report: QuantizeReport
+
+
+def _quantize_subgraph(ctx: _Context) -> None:
+    model, sg = ctx.model, ctx.sg
+    patterns = ctx.options.keep_float_patterns()
+    new_ops: list[Operator] = []
+    for index, op in enumerate(sg.operators):
+        code = model.operator_codes[op.opcode_index].builtin_code
+        name = model.op_name(op)
+        outputs = [sg.tensors[t].name for t in op.outputs if t >= 0]
+        matched = next((p for p in patterns if any(p.search(s) for s in [name, *outputs])), None)
+        if matched is not None and (code in RULES or code == B.GATHER):
+            reason = f"--keep-float {matched.pattern!r}"
+            ctx.report.kept_float.append(KeptFloat(index, name, (outputs or [""])[0], reason))
+            new_ops.append(op)
+        elif code == B.GATHER:
+            new_ops.extend(_gather(ctx, op))
+        else:
+            rule = RULES.get(code)
+            if rule is not None and _hybrid_op(ctx, op, rule):
+                ctx.report.quantized_ops += 1
+            new_ops.append(op)
+    sg.operators = new_ops
+
+
+def _big_float_weights(ctx: _Context, op: Operator, slots) -> list[int]:
     found = []
     for slot in slots:
         if slot < len(op.inputs) and op.inputs[slot] >= 0:
-            tensor = sg.tensors[op.inputs[slot]]
-            if tensor.type == F32 and model.constant(tensor) is not None:
+            tensor = ctx.sg.tensors[op.inputs[slot]]
+            if tensor.type == F32 and ctx.model.constant(tensor) is not None:
                 found.append(slot)
-    if not any(model.main.tensors[op.inputs[s]].num_elements >= minimum for s in found):
+    minimum = ctx.options.weights_min_elements
+    if not any(ctx.sg.tensors[op.inputs[s]].num_elements >= minimum for s in found):
         return []
     return found
 
 
-def _int8_weight(model: Model, t: int, axis: int | None, cache: dict) -> int:
-    if (t, axis) not in cache:
-        tensor = model.main.tensors[t]
-        values = np.asarray(model.constant(tensor), np.float32)
+def _int8_weight(ctx: _Context, t: int, axis: int | None) -> int:
+    key = (id(ctx.sg), t, axis)
+    if key not in ctx.cache:
+        tensor = ctx.sg.tensors[t]
+        values = np.asarray(ctx.model.constant(tensor), np.float32)
         q, scales = quantize_weights(values, axis)
         params = QuantizationParameters(
             scale=scales,
             zero_point=np.zeros(len(scales), np.int64),
             quantized_dimension=0 if axis is None else axis,
         )
-        cache[(t, axis)] = add_constant(model, model.main, tensor.name, q, params)
-    return cache[(t, axis)]
+        ctx.cache[key] = add_constant(ctx.model, ctx.sg, tensor.name, q, params)
+    return ctx.cache[key]
 
 
-def _hybrid_op(model: Model, op: Operator, rule: HybridRule, options, cache) -> bool:
-    slots = _big_float_weights(model, op, rule.weights, options.weights_min_elements)
+def _hybrid_op(ctx: _Context, op: Operator, rule: HybridRule) -> bool:
+    slots = _big_float_weights(ctx, op, rule.weights)
     if not slots:
         return False
-    code = model.operator_codes[op.opcode_index]
+    code = ctx.model.operator_codes[op.opcode_index]
     axis = rule.axis
-    if options.per_tensor or (code.builtin_code == B.FULLY_CONNECTED and not options.fc_per_channel):
+    fc = code.builtin_code == B.FULLY_CONNECTED
+    if ctx.options.per_tensor or (fc and not ctx.options.fc_per_channel):
         axis = None
     for slot in slots:
-        op.inputs[slot] = _int8_weight(model, op.inputs[slot], axis, cache)
+        op.inputs[slot] = _int8_weight(ctx, op.inputs[slot], axis)
     version = rule.version_per_channel if axis is not None else rule.version_per_tensor
-    op.opcode_index = model.opcode_index(code.builtin_code, max(version, code.version))
+    op.opcode_index = ctx.model.opcode_index(code.builtin_code, max(version, code.version))
     opts = op.builtin_options
     if rule.asymmetric_inputs and hasattr(opts, "asymmetric_quantize_inputs"):
-        op.builtin_options = dataclasses.replace(opts, asymmetric_quantize_inputs=True)
+        op.builtin_options = with_options(opts, asymmetric_quantize_inputs=True)
     return True
 
 
-def _gather(model: Model, op: Operator, options: QuantizeOptions, cache, report) -> list[Operator]:
+def _gather(ctx: _Context, op: Operator) -> list[Operator]:
     """int8 GATHER of a big constant float table, then DEQUANTIZE its output."""
-    sg = model.main
-    slots = _big_float_weights(model, op, (0,), options.weights_min_elements)
+    sg, model = ctx.sg, ctx.model
     out = op.outputs[0]
-    if not slots or sg.tensors[out].type != F32:
+    if not _big_float_weights(ctx, op, (0,)) or sg.tensors[out].type != F32:
         return [op]
-    table = _int8_weight(model, op.inputs[0], None, cache)
+    table = _int8_weight(ctx, op.inputs[0], None)
     scale = float(sg.tensors[table].quantization.scale[0])  # type: ignore[union-attr]
     source = sg.tensors[out]
-    gathered = add_tensor_like(sg, source, f"{source.name}_int8", np.int8, per_tensor(scale, 0))
+    gathered = add_tensor_like(
+        sg, source, f"{source.name}_int8", np.dtype(np.int8), per_tensor(scale, 0)
+    )
     op.inputs[0] = table
     op.outputs[0] = gathered
     code = model.operator_codes[op.opcode_index]
     op.opcode_index = model.opcode_index(B.GATHER, max(2, code.version))
-    report.quantized_ops += 1
+    ctx.report.quantized_ops += 1
     return [op, make_op(model, B.DEQUANTIZE, 2, [gathered], [out])]

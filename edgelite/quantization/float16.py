@@ -44,7 +44,9 @@ def _kept_ops(model: Model, sg: Subgraph, patterns, report: QuantizeReport | Non
                 kept.add(i)
                 if report is not None:
                     output = outputs[0] if outputs else ""
-                    report.kept_float.append(KeptFloat(i, name, output, f"--keep-float {pattern.pattern!r}"))
+                    report.kept_float.append(
+                        KeptFloat(i, name, output, f"--keep-float {pattern.pattern!r}")
+                    )
                 break
     return kept
 
@@ -64,7 +66,9 @@ def _convert_subgraph(model: Model, sg: Subgraph, kept: set[int], report: Quanti
             continue
         if t in sg.outputs or tensor.is_variable:
             continue
-        half = add_constant(model, sg, tensor.name, np.asarray(values, np.float32).astype(np.float16))
+        half = add_constant(
+            model, sg, tensor.name, np.asarray(values, np.float32).astype(np.float16)
+        )
         # The float32 tensor keeps its index (every reader stays as is) but becomes the
         # DEQUANTIZE output instead of a constant.
         tensor.buffer = 0

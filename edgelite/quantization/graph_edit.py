@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,14 @@ def make_op(model: Model, code: BuiltinOperator, version: int, inputs, outputs) 
     return Operator(
         opcode_index=model.opcode_index(code, version), inputs=list(inputs), outputs=list(outputs)
     )
+
+
+def with_options(options: Any, **changes: Any) -> Any:
+    """A copy of a builtin-options object with some fields changed (the original may be shared)."""
+    changed = copy.copy(options)
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    return changed
 
 
 def remove_unused(model: Model, subgraph_index: int = 0) -> None:

@@ -45,6 +45,12 @@ def _same(v8: int, v16: int | None = None) -> OpRule:
     return OpRule(output=SAME, int8_version=v8, int16_version=v16)
 
 
+def _fixed(int8: tuple[float, int], int16: tuple[float, int] | None) -> OpRule:
+    """int8 version 2; the int16 kernels (version 3) exist where ``int16`` is given."""
+    v16 = None if int16 is None else 3
+    return OpRule(FIXED, int8_version=2, int16_version=v16, fixed_int8=int8, fixed_int16=int16)
+
+
 def _free(v8: int, v16: int | None = None) -> OpRule:
     return OpRule(output=FREE, int8_version=v8, int16_version=v16)
 
@@ -56,14 +62,11 @@ RULES: dict[int, OpRule] = {
     B.FULLY_CONNECTED: OpRule(weight=1, axis=0, bias=2, int8_version=4, int16_version=11),
     B.TRANSPOSE_CONV: OpRule(weight=1, axis=0, bias=3, int8_version=2, int16_version=5),
     # Fixed output parameters.
-    B.LOGISTIC: OpRule(FIXED, int8_version=2, int16_version=3, fixed_int8=_SIGMOID_8,
-                       fixed_int16=_UNIT_16),  # fmt: skip
-    B.SOFTMAX: OpRule(FIXED, int8_version=2, int16_version=3, fixed_int8=_SIGMOID_8,
-                      fixed_int16=_UNIT_16),  # fmt: skip
-    B.TANH: OpRule(FIXED, int8_version=2, int16_version=3, fixed_int8=_TANH_8,
-                   fixed_int16=_UNIT_16),  # fmt: skip
-    B.LOG_SOFTMAX: OpRule(FIXED, int8_version=2, fixed_int8=(16.0 / 256, 127)),
-    B.L2_NORMALIZATION: OpRule(FIXED, int8_version=2, fixed_int8=_TANH_8),
+    B.LOGISTIC: _fixed(_SIGMOID_8, _UNIT_16),
+    B.SOFTMAX: _fixed(_SIGMOID_8, _UNIT_16),
+    B.TANH: _fixed(_TANH_8, _UNIT_16),
+    B.LOG_SOFTMAX: _fixed((16.0 / 256, 127), None),
+    B.L2_NORMALIZATION: _fixed(_TANH_8, None),
     # Same parameters in and out: pure data movement, selection, max/min.
     B.AVERAGE_POOL_2D: _same(2, 3),
     B.MAX_POOL_2D: _same(2, 3),

@@ -99,7 +99,9 @@ class QuantizeOptions:
             try:
                 patterns.append(re.compile(text))
             except re.error as err:
-                raise QuantizationError(f"--keep-float {text!r} is not a valid regex: {err}")
+                raise QuantizationError(
+                    f"--keep-float {text!r} is not a valid regex: {err}"
+                ) from None
         return patterns
 
     def validate(self) -> None:

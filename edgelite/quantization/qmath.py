@@ -43,7 +43,7 @@ def activation_params(lo: float, hi: float, dtype: np.dtype) -> tuple[float, int
     if hi - lo < MIN_RANGE:
         hi = lo + MIN_RANGE
     scale = float(np.float32((hi - lo) / (qmax - qmin)))
-    zero_point = int(np.clip(round_half_away(np.float64(qmin - lo / scale)), qmin, qmax))
+    zero_point = int(np.clip(round_half_away(np.asarray(qmin - lo / scale)), qmin, qmax))
     return scale, zero_point
 
 

@@ -9,15 +9,20 @@ appear only at the model's edges and around ops that stay float.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ..schema.generated.enums import BuiltinOperator as B
 from ..schema.generated.enums import TensorType
 from ..schema.model import Model, Operator
 from .constants import ConstantQuantizer
-from .graph_edit import add_tensor_like, make_op, per_tensor, remove_unused, rename_boundary
+from .graph_edit import (
+    add_tensor_like,
+    make_op,
+    per_tensor,
+    remove_unused,
+    rename_boundary,
+    with_options,
+)
 from .op_rules import (
     DEQUANTIZE_VERSION,
     GENERAL_INT16_SCALE_OPS,
@@ -30,7 +35,6 @@ from .options import QuantizeOptions
 from .plan import IntegerPlan, Params
 
 F32 = TensorType.FLOAT32
-_TYPE_NAMES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16}
 
 
 class IntegerRewriter:
@@ -44,7 +48,8 @@ class IntegerRewriter:
         self.int16 = options.mode == "int16x8"
         self.was_float = {i for i, t in enumerate(self.sg.tensors) if t.type == F32}
         self.home: dict[int, Params] = {}  # integer-home tensors and their parameters
-        self.versions: dict[tuple[int, str], int] = {}
+        # (tensor, parameters or None for float32) -> the converted copy.
+        self.versions: dict[tuple[int, Params | None], int] = {}
         self.new_ops: list[Operator] = []
         self.constants = ConstantQuantizer(model, self.sg, options)
 
@@ -56,10 +61,10 @@ class IntegerRewriter:
         tensor.quantization = per_tensor(params.scale, params.zero_point)
         self.home[t] = params
 
-    def _convert(self, t: int, params: Params | None, key: str) -> int:
+    def _convert(self, t: int, params: Params | None) -> int:
         """Tensor ``t`` as ``params`` (None: float32), converting once and reusing."""
-        if (t, key) in self.versions:
-            return self.versions[(t, key)]
+        if (t, params) in self.versions:
+            return self.versions[(t, params)]
         source = self.sg.tensors[t]
         home = self.home.get(t)
         if params is None:
@@ -72,17 +77,17 @@ class IntegerRewriter:
             new = add_tensor_like(self.sg, source, f"{source.name}{suffix}", params.dtype, q)
             version = QUANTIZE_VERSION[_name(params.dtype)]
             self.new_ops.append(make_op(self.model, B.QUANTIZE, version, [t], [new]))
-        self.versions[(t, key)] = new
+        self.versions[(t, params)] = new
         return new
 
     def as_float(self, t: int) -> int:
-        return self._convert(t, None, "float") if t in self.home else t
+        return self._convert(t, None) if t in self.home else t
 
     def as_integer(self, t: int, params: Params | None = None) -> int:
         params = params or self.plan.params[t]
         if self.home.get(t) == params:
             return t
-        return self._convert(t, params, f"{params}")
+        return self._convert(t, params)
 
     # -- the walk -----------------------------------------------------------------------
 
@@ -93,9 +98,7 @@ class IntegerRewriter:
             if index in self.plan.ops:
                 self._integer_op(index, op)
             else:
-                op.inputs = [
-                    self.as_float(t) if t in self.was_float else t for t in op.inputs
-                ]
+                op.inputs = [self.as_float(t) if t in self.was_float else t for t in op.inputs]
                 self.new_ops.append(op)
         self.sg.operators = self.new_ops
         self._outputs()
@@ -151,9 +154,9 @@ class IntegerRewriter:
         if not self.int16 or options is None:
             return
         if code in INT64_BIAS_OPS and hasattr(options, "quantized_bias_type"):
-            op.builtin_options = dataclasses.replace(options, quantized_bias_type=TensorType.INT64)
+            op.builtin_options = with_options(options, quantized_bias_type=TensorType.INT64)
         elif code in GENERAL_INT16_SCALE_OPS and hasattr(options, "pot_scale_int16"):
-            op.builtin_options = dataclasses.replace(options, pot_scale_int16=False)
+            op.builtin_options = with_options(options, pot_scale_int16=False)
 
     def _outputs(self) -> None:
         wanted = self.options.output_type
@@ -168,7 +171,7 @@ class IntegerRewriter:
                 if wanted == "uint8":
                     params = self.plan.params[t]
                     shifted = Params(params.scale, params.zero_point + 128, np.dtype(np.uint8))
-                    boundary = self._convert(boundary, shifted, "uint8")
+                    boundary = self._convert(boundary, shifted)
             rename_boundary(self.sg, t, boundary, f"_{self.sg.tensors[t].type.name.lower()}")
             self.sg.outputs[position] = boundary
             old_to_new[t] = boundary
@@ -187,4 +190,3 @@ def _ttype(dtype: np.dtype) -> TensorType:
 
 def _name(dtype: np.dtype) -> str:
     return np.dtype(dtype).name
-

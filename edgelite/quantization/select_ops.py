@@ -129,6 +129,8 @@ def _op_specific(model: Model, op: Operator, code: int) -> str | None:
         x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
         if len(x.shape) == 4 and len(w.shape) == 4 and x.shape[3] != w.shape[3]:
             return "grouped convolution has no integer kernel"
-    if code == BuiltinOperator.CONCATENATION and getattr(options, "fused_activation_function", 0):
+    if code == BuiltinOperator.CONCATENATION and getattr(
+        options, "fused_activation_function", None
+    ):
         return "integer CONCATENATION has no fused activation"
     return None

@@ -8,6 +8,8 @@ dimension becomes -1, and the shape arithmetic is left as dead code.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ...schema.dtypes import tensor_type
@@ -28,7 +30,7 @@ from ...schema.generated.options import (
     StridedSliceOptions,
     UnpackOptions,
 )
-from .context import Lowering, LoweringError
+from .context import Lowering, LoweringError, ir_name
 from .graph import GraphNode
 from .helpers import norm_axis, scalar, text
 
@@ -39,12 +41,72 @@ def _i32(ctx: Lowering, name: str, value) -> int:
     return ctx.constant(name, np.asarray(value).astype(np.int32))
 
 
+def _runtime_dim(ctx: Lowering, name: str) -> int | tuple[str, int] | None:
+    """A shape element: an int when constant, (tensor, k) when it is tf.shape(tensor)[k]."""
+    value = ctx.const(name)
+    if value is not None and value.size == 1:
+        return int(scalar(value))
+    node = ctx.producer(name, "StridedSlice")
+    if node is None or node.attr("shrink_axis_mask") != 1:
+        return None
+    begin, stride = ctx.const(node.inputs[1]), ctx.const(node.inputs[3])
+    shape_of = ctx.producer(node.inputs[0], "Shape")
+    if (
+        shape_of is None
+        or begin is None
+        or stride is None
+        or begin.size != 1
+        or scalar(stride) != 1
+    ):
+        return None
+    k = int(scalar(begin))
+    known = ctx.shape(shape_of.inputs[0])[k]
+    return (shape_of.inputs[0], k) if known is None else int(known)
+
+
+def _batch_only(shape: tuple[int | None, ...]) -> bool:
+    return len(shape) > 0 and shape[0] is None and None not in shape[1:]
+
+
+def _symbolic_target(ctx: Lowering, node: GraphNode) -> list[int] | None:
+    """Target of Reshape(x, Pack([tf.shape(t)[0], ..., -1])) with a dynamic batch.
+
+    Every input's only unknown size is its batch (the front-end refuses others), so
+    tf.shape(t)[0] is x's batch: it becomes the -1, and a -1 among the rest is computed.
+    """
+    pack = ctx.producer(node.inputs[1], "Pack")
+    x_shape = ctx.shape(node.inputs[0])
+    if pack is None or not _batch_only(x_shape):
+        return None
+    dims = [_runtime_dim(ctx, name) for name in pack.inputs]
+    symbols = [d for d in dims if isinstance(d, tuple)]
+    if None in dims or len(symbols) != 1 or dims.index(symbols[0]) != 0:
+        return None
+    if symbols[0][1] != 0 or not _batch_only(ctx.shape(symbols[0][0])):
+        return None
+    rest = [int(d) for d in dims[1:]]  # type: ignore[arg-type]
+    per_item = int(np.prod([int(d) for d in x_shape[1:]]))  # type: ignore[arg-type]
+    if rest.count(-1) == 1:
+        known = int(np.prod([d for d in rest if d != -1]))
+        if known == 0 or per_item % known:
+            return None
+        rest[rest.index(-1)] = per_item // known
+    return [-1, *rest] if -1 not in rest else None
+
+
 def lower_reshape(ctx: Lowering, node: GraphNode) -> None:
     """RESHAPE to the inferred output shape (-1 for its one unknown dimension)."""
     out_shape = ctx.shape(node.outputs[0].name)
     unknown = sum(d is None for d in out_shape)
+    symbolic = _symbolic_target(ctx, node) if unknown > 1 and node.type == "Reshape" else None
     if unknown <= 1:
         target = _i32(ctx, f"{node.name}/shape", [-1 if d is None else d for d in out_shape])
+    elif symbolic is not None:
+        target = _i32(ctx, f"{node.name}/shape", symbolic)
+        out = ctx.temp(ir_name(node.outputs[0].name), [None, *symbolic[1:]], node.outputs[0].dtype)
+        ctx.bind(node.outputs[0].name, out)
+        ctx.emit(B.RESHAPE, [ctx.input(node, 0), target], [out])
+        return
     elif node.type == "Reshape":
         target = ctx.input(node, 1)
     elif node.type == "Squeeze":
@@ -226,6 +288,7 @@ def lower_resize(ctx: Lowering, node: GraphNode) -> None:
     corners = bool(node.attr("align_corners", False))
     half = bool(node.attr("half_pixel_centers", False))
     size = _i32(ctx, f"{node.name}/size", ctx.need_const(node, 1, "size"))
+    options: Any
     if node.type == "ResizeBilinear":
         code, options = B.RESIZE_BILINEAR, ResizeBilinearOptions(corners, half)
     else:

@@ -135,7 +135,10 @@ def _as_fully_connected(ctx, node, lhs, rhs, out, sizes, contract, right) -> Non
     """No batch letters and a constant right operand: one FULLY_CONNECTED (keep_num_dims)."""
     weights = ctx.const(node.inputs[1])
     order = [rhs.index(c) for c in right + contract]
-    matrix = np.transpose(weights, order).reshape(_product(sizes, right), _product(sizes, contract))
+    rows, columns = _product(sizes, right), _product(sizes, contract)
+    if weights is None or rows is None or columns is None:
+        raise LoweringError("einsum weights of unknown size")
+    matrix = np.transpose(weights, order).reshape(rows, columns)
     a = _Operand.input(ctx, node, 0, lhs, sizes)
     left = [c for c in lhs if c not in contract]
     a.merge([[c] for c in left] + [contract])

@@ -182,9 +182,9 @@ def _arg(code: BuiltinOperator, options_type):
 
 def _scalar(ctx: Lowering, name: str, value: float) -> bool:
     const = ctx.const(name)
-    return (
-        const is not None and const.size == 1 and np.isclose(float(scalar(const)), value, rtol=1e-5)
-    )
+    if const is None or const.size != 1:
+        return False
+    return bool(np.isclose(float(scalar(const)), value, rtol=1e-5))
 
 
 def _other(ctx: Lowering, node: GraphNode, value: float) -> str | None:

@@ -36,6 +36,13 @@ def _relayout(ctx: Lowering, node: GraphNode, i: int, perm: list[int], what: str
     return out
 
 
+def _filter_shape(ctx: Lowering, node: GraphNode) -> list[int]:
+    shape = ctx.shape(node.inputs[1])
+    if len(shape) != 4 or None in shape:
+        raise LoweringError(f"filter shape {list(shape)} (needs 4 known sizes)")
+    return [int(d) for d in shape]  # type: ignore[arg-type]
+
+
 def _zero_bias(ctx: Lowering, node: GraphNode, channels: int) -> int:
     """TFLite's conv kernels require a bias tensor: give them zeros when the source has none."""
     return ctx.constant(f"{node.name}/bias", np.zeros(channels, np.float32))
@@ -65,7 +72,7 @@ def _spatial_padding(
 
 def lower_conv2d(ctx: Lowering, node: GraphNode) -> None:
     require_nhwc(node)
-    kh, kw, _, out_channels = (int(d) for d in ctx.shape(node.inputs[1]))
+    kh, kw, _, out_channels = _filter_shape(ctx, node)
     x, padding = _spatial_padding(ctx, node, ctx.input(node, 0), [kh, kw])
     filters = _relayout(ctx, node, 1, [3, 0, 1, 2], "filter")
     sh, sw = window(node.attr("strides"), "strides")
@@ -77,7 +84,7 @@ def lower_conv2d(ctx: Lowering, node: GraphNode) -> None:
 
 def lower_depthwise(ctx: Lowering, node: GraphNode) -> None:
     require_nhwc(node)
-    kh, kw, channels, multiplier = (int(d) for d in ctx.shape(node.inputs[1]))
+    kh, kw, channels, multiplier = _filter_shape(ctx, node)
     x, padding = _spatial_padding(ctx, node, ctx.input(node, 0), [kh, kw])
     source = ctx.input(node, 1)
     filters = ctx.temp(f"{node.name}/filter", [1, kh, kw, channels * multiplier], np.float32)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...schema.model import Model, Operator, Subgraph
-from .common import ACT_NONE, B, code_of, constant
+from .common import ACT_NONE, B, code_of, constant, fused_activation
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,14 @@ AFFINE = {
 def affine_layout(model: Model, sg: Subgraph, op: Operator) -> AffineLayout | None:
     """The layout of a float affine op with constant weights and no activation yet."""
     layout = AFFINE.get(code_of(model, op))  # type: ignore[call-overload]
-    if layout is None or getattr(op.builtin_options, "fused_activation_function", ACT_NONE):
+    if layout is None or fused_activation(op) != ACT_NONE:
         return None
     out = sg.tensors[op.outputs[0]]
     if out.type != 0 or out.quantization is not None:  # FLOAT32 only
         return None
     if constant(model, sg, op.inputs[layout.weights]) is None:
         return None
-    if code_of(model, op) == B.FULLY_CONNECTED and getattr(op.builtin_options, "weights_format", 0):
+    if code_of(model, op) == B.FULLY_CONNECTED and op.builtin_options.weights_format:
         return None
     return layout
 

@@ -35,6 +35,12 @@ class View:
         return users[0]
 
 
+def fused_activation(op: Operator) -> int:
+    """The op's fused activation (NONE when its options have none)."""
+    value = getattr(op.builtin_options, "fused_activation_function", None)
+    return int(ACT_NONE if value is None else value)
+
+
 def code_of(model: Model, op: Operator) -> int:
     """The operator's builtin code (BuiltinOperator.CUSTOM for custom ops)."""
     return int(model.operator_codes[op.opcode_index].builtin_code)

@@ -114,11 +114,30 @@ def fold_operator(model: Model, sg: Subgraph, op: Operator) -> bool:
     return True
 
 
+def _times_zero(model: Model, sg: Subgraph, op: Operator) -> bool:
+    """MUL by an all-zero constant is a zero constant (finite inputs assumed, as the
+    official converter does); the unknown-size case is left alone."""
+    if code_of(model, op) != B.MUL or len(op.inputs) != 2:
+        return False
+    out = sg.tensors[op.outputs[0]]
+    if out.shape_signature is not None and -1 in out.shape_signature:
+        return False
+    for i in op.inputs:
+        value = constant(model, sg, i)
+        if value is not None and value.size and not value.any() and out.quantization is None:
+            make_constant(model, sg, op.outputs[0], np.zeros(out.shape, out.dtype))
+            return True
+    return False
+
+
 def fold_constants(model: Model, sg: Subgraph) -> int:
     """Fold every operator whose inputs are all constant; returns how many were folded."""
     folded: list[int] = []
     view = View.of(sg)
     for op_index, op in enumerate(sg.operators):
+        if op.outputs and op.outputs[0] not in view.outputs and _times_zero(model, sg, op):
+            folded.append(op_index)
+            continue
         if not op.inputs or any(i >= 0 and constant(model, sg, i) is None for i in op.inputs):
             continue
         if any(i in view.outputs and i in sg.inputs for i in op.outputs):

@@ -35,8 +35,8 @@ def fold_fc_reshapes(model: Model, sg: Subgraph) -> int:
         op.inputs[0] = first.inputs[0]
         op.outputs[0] = last.outputs[0]
         op.builtin_options.keep_num_dims = True
-        last.inputs = []  # the reshapes are now dead code
-        last.outputs = []
+        for reshape in (first, last):  # both reshapes go
+            reshape.inputs, reshape.outputs = [], []
         folded += 1
     sg.remove_operators([i for i, op in enumerate(sg.operators) if not op.outputs])
     return folded

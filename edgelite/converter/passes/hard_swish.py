@@ -11,7 +11,7 @@ import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator
 from ...schema.model import Model, Operator, Subgraph
-from .common import B, View, code_of, constant
+from .common import B, View, code_of, constant, fused_activation
 
 
 def _is_value(model: Model, sg: Subgraph, tensor: int, wanted: float) -> bool:
@@ -37,7 +37,7 @@ def _sixth(model: Model, sg: Subgraph, view: View, tensor: int) -> int | None:
     """r when ``tensor`` is r / 6 or r * (1/6), with no fused activation."""
     producer = view.producer.get(tensor)
     op = sg.operators[producer] if producer is not None else None
-    if op is None or getattr(op.builtin_options, "fused_activation_function", 1):
+    if op is None or op.builtin_options is None or fused_activation(op):
         return None
     if code_of(model, op) == B.DIV and _is_value(model, sg, op.inputs[1], 6.0):
         return op.inputs[0]

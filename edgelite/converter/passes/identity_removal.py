@@ -14,7 +14,7 @@ from ...schema.model import Model, Operator, Subgraph
 from .common import ACT_NONE, B, View, code_of, constant, replace_output, same_shape
 
 _SHAPE_OPS = (B.RESHAPE, B.SQUEEZE, B.EXPAND_DIMS)
-_NEUTRAL = {B.ADD: 0.0, B.SUB: 0.0, B.MUL: 1.0, B.DIV: 1.0}
+_NEUTRAL: dict[int, float] = {B.ADD: 0.0, B.SUB: 0.0, B.MUL: 1.0, B.DIV: 1.0}
 
 
 def _passed_through(model: Model, sg: Subgraph, op: Operator) -> int | None:

@@ -89,6 +89,7 @@ def sink_reshapes(model: Model, sg: Subgraph) -> int:
         )
         if position is not None:
             value = constant(model, sg, op.inputs[position])
+            assert value is not None  # checked by _channel_constant
             flat = value.reshape(()) if value.size == 1 else value.reshape(-1)
             op.inputs[position] = add_constant(
                 model, sg, f"{sg.tensors[final].name}/c", np.asarray(flat)

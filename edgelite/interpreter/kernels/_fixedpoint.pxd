@@ -12,6 +12,12 @@
 # gemmlowp fixed-point values travel as raw int32_t plus the `bits` of their raw
 # type (32, or 16 for int16 values held in an int32_t) and their integer bits:
 # results wrap or saturate exactly like the C types.
+#
+# integer:  srdhm rdbpot srmbpot mbqm (ROUND_*) mbqm_int64 clz32 sat_left_shift16 sdhm16
+# gemmlowp: fp_constant fp_one fp_rounding_half_sum fp_exp_on_interval
+#           fp_exp_on_negative_values fp_one_over_one_plus_x fp_one_minus_x_over_one_plus_x
+#           fp_logistic fp_tanh fp_log_x_ge_1 fp_get_reciprocal fp_inv_sqrt_multiplier_exp
+# tables:   lut_lookup16 (513-entry int16) lut_lookup8 (256-entry, TFLite order)
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
@@ -64,30 +70,32 @@ cdef inline int clz32(uint32_t x) noexcept nogil:
 
 
 cdef inline int64_t _truncating_shift(int64_t value, int amount) noexcept nogil:
-    # C's division by 2^amount (toward zero), spelled with shifts so that it does
-    # not depend on the cdivision directive.
-    if value >= 0:
-        return value >> amount
-    return -((-value) >> amount)
+    # C's division by 2^amount (toward zero) without a branch: negative values get
+    # 2^amount - 1 added first. Spelled with shifts, so cdivision does not matter.
+    return (value + ((value >> 63) & ((<int64_t>1 << amount) - 1))) >> amount
 
 
 cdef inline int32_t srdhm(int32_t a, int32_t b, int bits) noexcept nogil:
     """SaturatingRoundingDoublingHighMul of int32 (bits=32) or int16 (bits=16) raws."""
+    # gemmlowp's nudge-and-truncate is exactly floor((a*b + 2^(bits-2)) / 2^(bits-1)):
+    # one branch-free expression (an arithmetic shift is a floor).
     cdef int64_t low = -(<int64_t>1 << (bits - 1))
-    cdef int64_t product
-    if a == b and a == low:
-        return <int32_t>(-low - 1)
-    product = <int64_t>a * b
-    if product >= 0:
-        return <int32_t>_truncating_shift(product + (<int64_t>1 << (bits - 2)), bits - 1)
-    return <int32_t>_truncating_shift(product + 1 - (<int64_t>1 << (bits - 2)), bits - 1)
+    cdef int64_t high = (<int64_t>a * b + (<int64_t>1 << (bits - 2))) >> (bits - 1)
+    return <int32_t>(-low - 1) if ((a == b) & (a == low)) else <int32_t>high
 
 
 cdef inline int32_t rdbpot(int32_t x, int exponent, int bits) noexcept nogil:
     """RoundingDivideByPOT, exponent in [0, 31]: to nearest, ties away from zero."""
-    cdef int32_t mask = fp_wrap((<int64_t>1 << exponent) - 1, bits)
-    cdef int32_t remainder = x & mask
-    cdef int32_t threshold = fp_wrap(<int64_t>(mask >> 1) + (x < 0), bits)
+    cdef int32_t mask, remainder, threshold
+    if bits == 32:
+        # Half away from zero is half up minus one for negative x: no mask needed.
+        if exponent == 0:
+            return x
+        return <int32_t>((<int64_t>x + (<int64_t>1 << (exponent - 1)) - (x < 0)) >> exponent)
+    # int16: the mask lives in int16 like C's, which wraps to -1 for exponents > 15.
+    mask = fp_wrap((<int64_t>1 << exponent) - 1, bits)
+    remainder = x & mask
+    threshold = fp_wrap(<int64_t>(mask >> 1) + (x < 0), bits)
     return fp_wrap(<int64_t>(x >> exponent) + (remainder > threshold), bits)
 
 
@@ -233,8 +241,8 @@ cdef inline int32_t _newton_half_reciprocal(int32_t a, int bits) noexcept nogil:
         <int64_t>fp_constant(1515870810, bits)
         + srdhm(half_denominator, fp_constant(-1010580540, bits), bits), bits)
     cdef int32_t error
-    cdef int step
-    for step in range(3):
+    cdef int _step
+    for _step in range(3):
         error = fp_wrap(<int64_t>one_q2 - srdhm(half_denominator, x, bits), bits)
         x = fp_wrap(<int64_t>x + srmbpot(srdhm(x, error, bits), 2, bits), bits)
     return x
@@ -333,7 +341,7 @@ cdef inline void fp_inv_sqrt_multiplier_exp(int32_t x, int reverse_shift, int32_
                                             int* shift) noexcept nogil:
     """GetInvSqrtQuantizedMultiplierExp: 1/sqrt(x) as a multiplier and shift (x >= 0)."""
     cdef int out_shift = 11
-    cdef int pairs, step
+    cdef int pairs, _step
     cdef int32_t half_input, estimate, cube, result
     if x <= 1:
         multiplier[0] = FP_INT32_MAX
@@ -347,7 +355,7 @@ cdef inline void fp_inv_sqrt_multiplier_exp(int32_t x, int reverse_shift, int32_
     x = x << (2 * pairs)
     half_input = rdbpot(x >> 1, 1, 32)
     estimate = 1 << 28
-    for step in range(5):
+    for _step in range(5):
         cube = srmbpot(srdhm(srdhm(estimate, estimate, 32), estimate, 32), 6, 32)
         estimate = srmbpot(
             fp_wrap(<int64_t>srdhm((1 << 28) + (1 << 27), estimate, 32)

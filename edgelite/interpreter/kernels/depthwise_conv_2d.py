@@ -19,7 +19,7 @@ and hybrid variants are not supported yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,8 +37,10 @@ INPUT, FILTER, BIAS = 0, 1, 2
 NO_BIAS = np.empty(0, np.float32)
 
 
-@dataclass(frozen=True)
-class OpData:
+class OpData(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: as immutable, and ~5x cheaper to define at
+    # import (the dataclass decorator compiles six methods), which is part of load time.
+
     stride: tuple[int, int]
     dilation: tuple[int, int]
     pad: tuple[int, int]  # leading (top, left) padding

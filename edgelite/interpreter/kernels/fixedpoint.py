@@ -47,9 +47,9 @@ What ai-edge-litert 2.3.0 computes, measured on x86-64 with AVX2 (no AVX-512) by
 running single-op int8 models with tie-heavy scales (tests/kernels/
 test_fixedpoint_oracle.py keeps the evidence):
 
-- It is a double-rounding build: MUL int8 (BUILTIN_REF and BUILTIN) reproduces
-  "double" exactly and differs from "single" in hundreds of elements. Hence
-  ``DEFAULT_ROUNDING = "double"``.
+- It is a double-rounding build: MUL int8 (BUILTIN_REF and BUILTIN) over all
+  65536 input pairs reproduces "double" exactly, and "single" differs in many
+  elements. Hence ``DEFAULT_ROUNDING = "double"``.
 - BUILTIN (= BUILTIN_WITHOUT_DEFAULT_DELEGATES) is not uniform: CONV_2D and
   FULLY_CONNECTED int8 go through ruy ("double_up"), DEPTHWISE_CONV_2D and
   QUANTIZE int8->int8 use "double_up" too, ADD int8 rescales its inputs with
@@ -57,9 +57,10 @@ test_fixedpoint_oracle.py keeps the evidence):
 - BUILTIN_REF: CONV_2D, DEPTHWISE_CONV_2D, QUANTIZE, ADD, SUB, MUL use "double";
   FULLY_CONNECTED int8 does not use a quantized multiplier at all but
   ``round(acc * (double(s_in) * s_w / s_out))`` (``multiply_by_real_multiplier``).
-- ruy on ARM (a Raspberry Pi) computes single rounding (its SQDMULH +
-  rounding-shift form) and AVX-512 machines run other ruy kernels: the forms
-  above are verified for x86-64 AVX2 only.
+- Other machines run other SIMD code (ruy documents its ARM kernels as single
+  rounding, SQDMULH + rounding shift; AVX-512 has its own ruy kernels; the
+  avx2_utils paths need AVX2): the per-op forms above are verified for x86-64
+  AVX2 only.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def round_half_away_from_zero(values: Any) -> np.ndarray:
 
 def _truncating_shift(values: np.ndarray, amount: int) -> np.ndarray:
     """values / 2^amount rounded toward zero (C's integer division by a power of two)."""
-    return np.where(values >= 0, values >> amount, -((-values) >> amount))
+    return (values + np.where(values < 0, (1 << amount) - 1, 0)) >> amount
 
 
 # -- gemmlowp primitives --------------------------------------------------------------
@@ -149,17 +150,16 @@ def _truncating_shift(values: np.ndarray, amount: int) -> np.ndarray:
 # fixedpoint_math composes them. The public forms validate and return C types.
 
 
-def _srdhm(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+def _srdhm(a: Any, b: Any, bits: int) -> np.ndarray:
     low = -(1 << (bits - 1))
-    product = a * b
-    # The nudge is 2^(bits-2) for positive products and 1 - 2^(bits-2) for negative
-    # ones; with C's truncating division this rounds ties toward +inf.
-    nudge = np.where(product >= 0, 1 << (bits - 2), 1 - (1 << (bits - 2)))
-    high = _truncating_shift(product + nudge, bits - 1)
+    # gemmlowp adds 2^(bits-2) to positive products and 1 - 2^(bits-2) to negative
+    # ones, then divides truncating toward zero: that is exactly
+    # floor((a*b + 2^(bits-2)) / 2^(bits-1)), round to nearest with ties up.
+    high = (a * b + (1 << (bits - 2))) >> (bits - 1)
     return np.where((a == b) & (a == low), -low - 1, high)
 
 
-def _rdbpot(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
+def _rdbpot(x: Any, exponent: Any, bits: int) -> np.ndarray:
     # The mask and threshold live in the raw type as in C, which matters for int16
     # with exponents above 15 (the mask wraps to -1).
     mask = wrap((np.int64(1) << exponent) - 1, bits)
@@ -168,7 +168,7 @@ def _rdbpot(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
     return wrap((x >> exponent) + (remainder > threshold), bits)
 
 
-def _srmbpot_param(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
+def _srmbpot_param(x: Any, exponent: Any, bits: int) -> np.ndarray:
     # Saturating left shift by exponent >= 0 (scalar or per element).
     threshold = (np.int64(1) << (bits - 1 - np.asarray(exponent))) - 1
     shifted = wrap(x << exponent, bits)
@@ -176,7 +176,7 @@ def _srmbpot_param(x: np.ndarray, exponent: Any, bits: int) -> np.ndarray:
     return np.where(x > threshold, high, np.where(x < -threshold, low, shifted))
 
 
-def _srmbpot(x: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+def _srmbpot(x: Any, exponent: int, bits: int) -> np.ndarray:
     if exponent <= 0:
         return _rdbpot(x, -exponent, bits)
     return _srmbpot_param(x, exponent, bits)
@@ -243,10 +243,9 @@ def _split_shift(shift: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(shift, 0), np.maximum(-shift, 0)
 
 
-def _rounding_shift_up(values: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """values / 2^right to nearest with ties toward +inf (ARM VRSHL), exactly."""
-    nudge = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
-    return (values + nudge) >> right
+def _half(right: np.ndarray) -> np.ndarray:
+    """2^(right - 1), 0 where right == 0: the nudge of a rounding right shift (ARM VRSHL)."""
+    return np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
 
 
 def multiply_by_quantized_multiplier(
@@ -268,13 +267,11 @@ def multiply_by_quantized_multiplier(
     # x * (1 << left_shift) overflows int32 like the C code (practically: wraps).
     shifted = wrap(x << left)
     if rounding == "floor_up":
-        high = wrap((shifted * multiplier) >> 31)
-        nudge = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
-        scaled = np.where(high > INT32_MAX - nudge, INT32_MAX, (high + nudge) >> right)
-        return _result(scaled)
+        high, nudge = wrap((shifted * multiplier) >> 31), _half(right)
+        return _result(np.where(high > INT32_MAX - nudge, INT32_MAX, (high + nudge) >> right))
     high = _srdhm(shifted, multiplier, 32)
     if rounding == "double_up":
-        return _result(_rounding_shift_up(high, right))
+        return _result((high + _half(right)) >> right)
     return _result(_rdbpot(high, right, 32))
 
 

@@ -3,26 +3,29 @@
 Which arithmetic each op uses in ai-edge-litert 2.3.0 (LiteRT activations.cc;
 "BUILTIN" = the default kernels = BUILTIN_WITHOUT_DEFAULT_DELEGATES, "REF" =
 BUILTIN_REF). A kernel that wants the oracle's integers must follow the BUILTIN
-column, even where REF differs:
+column, even where REF differs. Rows marked * are reproduced exactly by small
+kernels in tests/kernels/test_fixedpoint_oracle.py:
 
-===================  ===========================================  ==========================
-op, type             BUILTIN                                      REF (if different)
-===================  ===========================================  ==========================
-LOGISTIC int8/uint8  ``lut_populate_int8(logistic_float32)``
-TANH int8/uint8      ``lut_populate_int8(tanh_float32)``
-ELU int8             ``lut_populate_int8(elu_float32)``
-SOFTMAX int8/uint8   float: ``softmax_exp_table``, a float32 sum   fixed point:
-                     in index order, ``quantize_softmax_output``  ``preprocess_softmax_scaling``,
-                     (clang aarch64 builds use a uint16 LUT)      ``exp_on_negative_values``,
-                                                                  ``get_reciprocal``
-SOFTMAX int16        ``softmax_int16_luts`` + ``lut_lookup_int16``
-LOG_SOFTMAX int8     float: ``softmax_exp_table(scale, 1.0)``      fixed point:
-                                                                  ``log_x_for_x_greater...``
-LOGISTIC/TANH int16  scale 2^-12 (TANH also 2^-11): gemmlowp      TFLite's 256-entry
-                     ``logistic/tanh(x, 3, bits=16)``; other      ``sigmoid_table_uint16``
-                     scales: the sigmoid-table kernel (REF col.)  (not provided here)
-HARD_SWISH int8      fixed point (``fixedpoint``'s int16 helpers)
-===================  ===========================================  ==========================
+==================== ========================================== ==========================
+op, type             BUILTIN                                    REF (if different)
+==================== ========================================== ==========================
+LOGISTIC int8 *      ``lut_populate_int8(logistic_float32)``
+TANH int8 *          ``lut_populate_int8(tanh_float32)``
+ELU int8 *           ``lut_populate_int8(elu_float32)``         (no REF kernel)
+SOFTMAX int8 *       float: ``softmax_exp_table``, a float32    fixed point *:
+                     sum in index order, then                   ``preprocess_softmax_
+                     ``quantize_softmax_output`` (clang         scaling``, ``exp_on_
+                     aarch64 builds use a uint16 LUT instead)   negative_values``,
+                                                                ``get_reciprocal``
+SOFTMAX int16 *      ``softmax_int16_luts`` + ``lut_lookup_int16``
+LOG_SOFTMAX int8     float, from ``softmax_exp_table(scale,     fixed point *: ``log_x_
+                     1.0)`` (optimized_ops::LogSoftmax)         for_x_greater_than...``
+LOGISTIC/TANH int16  scale 2^-12 (TANH also 2^-11) *: gemmlowp  TFLite's 256-entry
+                     ``logistic/tanh(x, 3, bits=16)``; other    ``sigmoid_table_uint16``
+                     scales: the sigmoid-table kernel (REF)     (not provided here)
+HARD_SWISH int8 *    fixed point: ``fixedpoint``'s int16 helpers
+L2_NORMALIZATION *   ``get_inv_sqrt_quantized_multiplier_exp`` + MultiplyByQuantizedMultiplier
+==================== ========================================== ==========================
 
 The tables are computed with the C types of the runtime: the ``*_float32``
 transforms round every operation to float32 (libm's expf/tanhf are emulated by

@@ -86,7 +86,7 @@ def rescale(raw: Any, src_integer_bits: int, dst_integer_bits: int, bits: int = 
     return _result(_srmbpot(_int64(raw, bits), src_integer_bits - dst_integer_bits, bits), bits)
 
 
-def _rounding_half_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _rounding_half_sum(a: Any, b: Any) -> np.ndarray:
     total = a + b
     return _truncating_shift(total + np.where(total >= 0, 1, -1), 1)
 

@@ -15,7 +15,7 @@ variants are not supported yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,8 +34,10 @@ INPUT, WEIGHTS, BIAS = 0, 1, 2
 NO_BIAS = np.empty(0, np.float32)
 
 
-@dataclass(frozen=True)
-class OpData:
+class OpData(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: as immutable, and ~5x cheaper to define at
+    # import (the dataclass decorator compiles six methods), which is part of load time.
+
     rows: int  # input size / K
     low: float
     high: float
