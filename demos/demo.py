@@ -25,28 +25,21 @@ from edgelite.cli import main as cli  # noqa: E402
 from tests.sample_models import conv_model  # noqa: E402
 
 
-def run_edgelite(path: Path, image: np.ndarray) -> np.ndarray | None:
-    try:
-        from edgelite.interpreter import Interpreter
-    except ImportError:
-        return None
-    interp = Interpreter(model_path=str(path))
+def classify(interpreter_class, path: Path, image: np.ndarray) -> np.ndarray:
+    """The usual tf.lite-style classification script; both runtimes take it unchanged."""
+    interp = interpreter_class(model_path=str(path))
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], image)
     interp.invoke()
     return interp.get_tensor(interp.get_output_details()[0]["index"])
 
 
-def run_official(path: Path, image: np.ndarray) -> np.ndarray | None:
+def official_interpreter():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         return None
-    interp = Interpreter(model_path=str(path))
-    interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], image)
-    interp.invoke()
-    return interp.get_tensor(interp.get_output_details()[0]["index"])
+    return Interpreter
 
 
 def main() -> int:
@@ -60,7 +53,11 @@ def main() -> int:
     )
     cli(["inspect", str(path)])
     image = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype(np.float32)
-    ours, theirs = run_edgelite(path, image), run_official(path, image)
+    from edgelite.interpreter import Interpreter
+
+    official = official_interpreter()
+    ours = classify(Interpreter, path, image)
+    theirs = classify(official, path, image) if official else None
     print()
     for label, result in (("edgelite", ours), ("ai-edge-litert", theirs)):
         if result is None:
