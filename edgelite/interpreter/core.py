@@ -35,8 +35,12 @@ class Core:
         delegates: list | None = None,
         disable_delegate_clustering: bool = False,
         disable_delegate_node_fusion: bool = False,
+        rounding: str = "tflite",
+        hybrid: str = "fast",
     ) -> None:
         self.model = model
+        self.rounding = rounding  # handed to every Node (kernels/base.py)
+        self.hybrid = hybrid  # "fast": hybrid weights dequantized at load (hybrid.py)
         self.num_threads = num_threads
         self.reference = reference
         self.preserve_all_tensors = preserve_all_tensors

@@ -5,7 +5,8 @@ Names, arguments, return values, detail dicts and error messages follow
 (``import edgelite.interpreter as tflite``). Beyond the official API:
 ``arena_bytes``, ``add_tap``/``remove_tap`` (observe intermediate tensors without
 disabling memory reuse), ``enable_profiling``/``profile`` (per-node timing),
-``register_custom_op`` (Python custom ops) and ``delegate_report``.
+``register_custom_op`` (Python custom ops), ``delegate_report``, and the
+constructor's ``rounding`` and ``hybrid`` choices.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ class _ViewSource:
         self.__array_interface__ = array.__array_interface__
 
 
+# Interpreter(rounding=...): official per-op forms, or one of TFLite's two builds forced.
+ROUNDING_CHOICES = ("tflite", "double", "single")
+# Interpreter(hybrid=...): dequantize hybrid weights at load, or the official arithmetic.
+HYBRID_CHOICES = ("fast", "exact")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+
+
 def _check_delegates(delegates: Any) -> list[SimpleDelegate]:
     delegates = list(delegates or [])
     for i, delegate in enumerate(delegates):
@@ -70,14 +83,26 @@ class Interpreter:
         experimental_compress_quantization_zero_points: bool = False,
         experimental_disable_delegate_node_fusion: bool = False,
         experimental_force_delegate_node_profiling: bool = False,
+        rounding: str = "tflite",
+        hybrid: str = "fast",
     ) -> None:
         """Load a model from ``model_path`` or ``model_content`` (exactly one).
+
+        edgelite extras: ``rounding`` picks how quantized kernels round their fixed-point
+        multipliers: "tflite" (default) does what the official runtime's optimized
+        kernels do op by op, "double" / "single" force TFLite's double-rounding or
+        TFLITE_SINGLE_ROUNDING form everywhere. ``hybrid`` picks how dynamic-range
+        (int8-weight, float-activation) ops run: "fast" (default) dequantizes the
+        weights once at load and runs float kernels, "exact" keeps the int8 weights and
+        reproduces the official hybrid arithmetic.
 
         Raises:
           ValueError: no/both model sources, a malformed model, a bad argument, or
             builtin ops edgelite cannot run (UnsupportedOpError lists them all).
         """
         resolver = coerce_resolver_type(experimental_op_resolver_type)
+        _check_choice("rounding", rounding, ROUNDING_CHOICES)
+        _check_choice("hybrid", hybrid, HYBRID_CHOICES)
         if num_threads is not None:
             if not isinstance(num_threads, int):
                 raise ValueError("type of num_threads should be int")
@@ -108,6 +133,8 @@ class Interpreter:
             delegates=self._delegates,
             disable_delegate_clustering=bool(experimental_disable_delegate_clustering),
             disable_delegate_node_fusion=bool(experimental_disable_delegate_node_fusion),
+            rounding=rounding,
+            hybrid=hybrid,
         )
         # tensor() views point at this object; while any is alive its refcount says so.
         self._guard = object()
@@ -257,6 +284,16 @@ class Interpreter:
     @property
     def experimental_compress_quantization_zero_points(self) -> bool:
         return self._experimental_compress_quantization_zero_points
+
+    @property
+    def rounding(self) -> str:
+        """The multiplier rounding the quantized kernels use ("tflite", "double", "single")."""
+        return self._core.rounding
+
+    @property
+    def hybrid(self) -> str:
+        """How hybrid (dynamic-range) ops run: "fast" or "exact"."""
+        return self._core.hybrid
 
     @property
     def arena_bytes(self) -> int:

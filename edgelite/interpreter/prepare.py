@@ -110,6 +110,7 @@ def build_node(
         intermediates=intermediates,
         subgraph=rt.index,
         num_threads=rt.core.num_threads,
+        rounding=rt.core.rounding,
         runtime=rt.core.services,
     )
 

@@ -120,7 +120,8 @@ class SubgraphRuntime:
         if not self._loaded:
             self.constants = load_constants(self.model, self.index)
             self.folded = fold_constant_nodes(self)
-            self.float_weights = dequantize_hybrid_weights(self, self.folded)
+            if self.core.hybrid == "fast":
+                self.float_weights = dequantize_hybrid_weights(self, self.folded)
             self._loaded = True
         self.shapes = self._initial_shapes()
         for t, shape in self.shapes.items():

@@ -23,7 +23,7 @@ from .generated.layout import FILE_IDENTIFIER, ROOT, TABLES, UNIONS
 try:
     from ._verify import walk as _walk
 except ImportError:  # extension not built: the Python walker does all the work
-    _walk = None
+    _walk = None  # type: ignore[assignment]
 
 SCALAR_SIZE = {
     "bool": 1,
@@ -249,8 +249,9 @@ def _fast_walk(buf: Any, tables: dict, unions: dict, root: str) -> bool:
         return False
     key = (id(tables), id(unions))
     if key not in _COMPILED:
-        _COMPILED[key] = _compile(tables, unions)
-    fields, table_start, members, union_start, table_ids = _COMPILED[key]
+        # The entry holds the dicts themselves, so their ids cannot be reused meanwhile.
+        _COMPILED[key] = (tables, unions, _compile(tables, unions))
+    fields, table_start, members, union_start, table_ids = _COMPILED[key][2]
     try:
         return bool(
             _walk(

@@ -181,3 +181,13 @@ def test_input_and_output_types():
     options = QuantizeOptions(mode="int16x8", input_type="int16", output_type="int16")
     model = quantize(_conv_model(), options, data, log=None)
     assert [model.op_name(op) for op in model.main.operators] == ["CONV_2D"]
+
+
+def test_two_inputs_from_npz_need_equal_sample_counts(tmp_path):
+    model_bytes, _ = CASES["batch_matmul"]()
+    a = np.zeros((4, 2, 3, 8), np.float32)
+    np.savez(tmp_path / "good.npz", a=a, b=np.ones((4, 2, 8, 5), np.float32))
+    assert quantize(read_model(model_bytes), QuantizeOptions(), tmp_path / "good.npz", log=None)
+    np.savez(tmp_path / "bad.npz", a=a, b=np.ones((3, 2, 8, 5), np.float32))
+    message = _error(tmp_path / "bad.npz", model=read_model(model_bytes))
+    assert "different sample counts ('a': 4, 'b': 3)" in message

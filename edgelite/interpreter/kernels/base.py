@@ -87,6 +87,8 @@ class Node:
     intermediates: list[TensorInfo] = field(default_factory=list)
     subgraph: int = 0
     num_threads: int = 1
+    # "tflite": each op's official multiplier rounding; "double"/"single": forced everywhere.
+    rounding: str = "tflite"
     # The interpreter's services for control-flow and variable ops (WHILE, IF,
     # CALL_ONCE, VAR_HANDLE ...): set by the core, None in plain kernel tests.
     runtime: Any = None
