@@ -84,7 +84,8 @@ def resolve_model(
 ) -> list[list[ResolvedOp]]:
     """Resolve every operator; raise UnsupportedOpError listing every unresolved builtin."""
     builtins = op_table.builtin_table()
-    customs = {**op_table.custom_table(), **custom_ops}
+    # Registered custom ops first; the built-in ones are imported only when looked up.
+    builtin_customs = op_table.custom_table()
     missing: list[UnresolvedOp] = []
     result: list[list[ResolvedOp]] = []
     for sg_index, sg in enumerate(model.subgraphs):
@@ -97,7 +98,8 @@ def resolve_model(
             code = model.operator_codes[op.opcode_index]
             name, version, builtin = code.name, code.version, int(code.builtin_code)
             if builtin == BuiltinOperator.CUSTOM:
-                spec = customs.get(code.custom_code or "")
+                name_key = code.custom_code or ""
+                spec = custom_ops.get(name_key) or builtin_customs.get(name_key)
                 if spec is not None and not spec.versions[0] <= version <= spec.versions[1]:
                     spec = None  # stays an unresolved custom op: fails at prepare
             else:
