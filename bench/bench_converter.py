@@ -16,8 +16,8 @@ import argparse
 import contextlib
 import os
 import subprocess
-import threading
 import sys
+import threading
 import time
 from pathlib import Path
 

@@ -69,6 +69,7 @@ def test_paths_that_are_not_models(tmp_path, make_path, message):
         convert(make_path(tmp_path))
 
 
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 def test_keras_file_and_tf_keras_model(tmp_path):
     import tf_keras
 

@@ -131,3 +131,24 @@ def test_dense_reshapes_fold_into_keep_num_dims():
     model = check_pass(mb.build(), fold_fc_reshapes, [rand(2, 5, 4)])
     assert op_codes(model) == ["FULLY_CONNECTED"]
     assert model.main.operators[0].builtin_options.keep_num_dims
+
+
+def test_multiplying_by_zeros_folds_to_a_constant():
+    """A zero initial LSTM state times a gate is zeros; the add that follows is then a no-op."""
+    mb = ModelBuilder()
+    x = mb.input("x", [1, 4])
+    gate = mb.tensor("gate", [1, 4])
+    mb.op(B.LOGISTIC, [x], [gate])
+    zero_state = mb.tensor("zero_state", [1, 4])
+    mb.op(
+        B.MUL, [gate, mb.const("zeros", np.zeros((1, 4), np.float32))], [zero_state], MulOptions()
+    )
+    y = mb.tensor("y", [1, 4])
+    mb.op(B.ADD, [zero_state, x], [y], AddOptions())
+    mb.output(y)
+    model = mb.build()
+    check_pass(model, fold_constants, [rand(1, 4)])
+    passes = (("folding", fold_constants), ("identities", remove_identities))
+    changed = check_pass(model, lambda m, sg: sum(run_passes(m, passes).values()), [rand(1, 4)])
+    # The ADD stays only because the output may not be the input tensor itself.
+    assert op_codes(changed) == ["ADD"]

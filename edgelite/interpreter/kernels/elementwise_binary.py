@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
+from . import _qbinary
 from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
-from .unary import c_cast_int32, check_output, check_same_type, check_type, is_quantized
+from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_same_type, check_type
+from .unary import is_quantized
 
 Compute = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
@@ -225,12 +227,21 @@ _OPS: dict[BuiltinOperator, tuple[dict[TensorType, Compute], bool, tuple[int, in
     ),
 }
 _SELECTS = (BuiltinOperator.MAXIMUM, BuiltinOperator.MINIMUM)
+# Ops with a rescaling quantized kernel (_qbinary).
+_QUANTIZED = (
+    BuiltinOperator.ADD,
+    BuiltinOperator.SUB,
+    BuiltinOperator.MUL,
+    BuiltinOperator.SQUARED_DIFFERENCE,
+)
 
 
 def _make_prepare(op: BuiltinOperator, computes: dict[TensorType, Compute], fused: bool):
     def prepare(node: Node) -> Prepared:
         check_inputs(node, 2)
         a, b = node.input(0), node.input(1)
+        if op in _QUANTIZED and a.type in QUANTIZED_TYPES and is_quantized(a):
+            return _qbinary.prepare(node, op.name)
         picks = op in _SELECTS
         check_type(node, a, computes, allow_quantized=picks)
         check_same_type(node, (a, b))
@@ -255,6 +266,9 @@ def _check_same_quantization(node: Node) -> None:
 
 def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """out = a (op) b, broadcast, then clamped to the fused activation's range."""
+    if isinstance(data, _qbinary.QBinaryData):
+        _qbinary.invoke_reference(data, inputs, outputs)
+        return
     out = outputs[0]
     data.compute(inputs[0], inputs[1], out)
     if data.clamp:

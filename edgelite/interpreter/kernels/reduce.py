@@ -5,8 +5,10 @@ copies the input). Numerics follow TFLite: integer SUM/PROD wrap around in the
 input type; integer MEAN sums in int64 and divides truncating toward zero; an
 empty MAX/MIN gives the type's lowest/highest value and an empty MEAN gives NaN
 (0 for integers). REDUCE_MAX/MIN also take int8/uint8/int16 (a max of raw values
-is the max of the real values when input and output share scale and zero point);
-quantized MEAN/SUM/PROD are a later issue.
+is the max of the real values when input and output share scale and zero point).
+Quantized MEAN, SUM (int8/uint8/int16) and REDUCE_PROD (int8/int16) rescale to the
+output's parameters exactly as the official kernels do: ``_reduce_quant``. Integer
+REDUCE_PROD without quantization parameters multiplies raw values, wrapping.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
+from . import _reduce_quant
 from ._shape_util import (
+    QUANTIZED_DTYPES,
     all_known,
     check_same_dtype,
     check_same_quantization,
     index_values,
-    reject_quantized,
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
 
@@ -31,7 +34,6 @@ try:
 except ImportError:  # extensions not built: the reference kernels still run
     fast = None  # type: ignore[assignment]
 
-_ARITHMETIC = (np.float32, np.int32, np.int64)
 _ORDERED = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.int16)
 
 
@@ -42,11 +44,12 @@ class ReduceData:
     count: int  # elements folded into each output element
     block: tuple[int, int, int] | None = None  # (outer, reduce, inner) for _reduce.pyx
     num_threads: int = 1
+    quant: _reduce_quant.QuantReduce | None = None  # quantized MEAN / SUM / PROD
 
 
-def _resolve_axes(node: Node, rank: int) -> tuple[int, ...]:
+def _resolve_axes(node: Node, rank: int, raw: list[int]) -> tuple[int, ...]:
     axes: list[int] = []
-    for axis in index_values(node.input(1), "axis", (np.int32,)):
+    for axis in raw:
         if not -rank <= axis < rank:
             raise PrepareError(f"reduction axis {axis} is out of range for a rank-{rank} input")
         axis %= rank
@@ -55,27 +58,51 @@ def _resolve_axes(node: Node, rank: int) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
-def _make_prepare(dtypes: tuple[Any, ...], quantized_ok: bool):
+def _has_quantization(info) -> bool:
+    return info.quantization is not None and len(info.quantization.scale) > 0
+
+
+def _quantized(
+    node: Node, op: str, axes: tuple[int, ...], count: int, raw_axes: list[int], keep: bool
+):
+    """The integer rescaling of quantized MEAN / SUM / PROD, or None for a plain reduction."""
+    x, out = node.input(0), node.outputs[0]
+    if x.dtype not in QUANTIZED_DTYPES:
+        return None
+    if op == "mean":
+        mean4d = _reduce_quant.is_mean4d(x, raw_axes, keep)
+        return _reduce_quant.prepare_mean(node, x, out, count, mean4d)
+    if op == "sum":
+        return _reduce_quant.prepare_sum(node, x, out, count)
+    if op == "prod" and _has_quantization(x):
+        return _reduce_quant.prepare_prod(node, x, out, axes, count)
+    return None  # PROD of integers without quantization parameters: raw products
+
+
+def _make_prepare(op: str, dtypes: tuple[Any, ...]):
     def prepare(node: Node) -> Prepared:
         check_inputs(node, 2)
         x, out = node.input(0), node.outputs[0]
-        if not quantized_ok:
-            reject_quantized(node, x)
         check_dtype(x, dtypes, "input")
         check_same_dtype(node, x, out)
-        check_same_quantization(node, x, out)
+        if op in ("max", "min"):
+            check_same_quantization(node, x, out)
         if not all_known(node.input(1)):
             return Prepared(dynamic=True)
         rank = len(x.shape)
-        axes = _resolve_axes(node, rank) if rank else ()
+        raw_axes = index_values(node.input(1), "axis", (np.int32,))
+        axes = _resolve_axes(node, rank, raw_axes) if rank else ()
         keep = bool(node.options.keep_dims) if node.options is not None else False
         if keep:
             shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
         else:
             shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        block = fast.plan(x.shape, axes) if fast is not None and 0 not in x.shape else None
-        return Prepared([shape], data=ReduceData(axes, keep, count, block, node.num_threads))
+        quant = _quantized(node, op, axes, count, raw_axes, keep)
+        plain = quant is None and fast is not None and 0 not in x.shape
+        block = fast.plan(x.shape, axes) if plain else None
+        data = ReduceData(axes, keep, count, block, node.num_threads, quant)
+        return Prepared([shape], data=data)
 
     return prepare
 
@@ -85,17 +112,33 @@ def _out_view(data: ReduceData, out: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out.reshape(tuple(1 if i in data.axes else d for i, d in enumerate(x.shape)))
 
 
+def _run_quantized(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    x = inputs[0]
+    assert data.quant is not None
+    view = _out_view(data, outputs[0], x)
+    _reduce_quant.invoke(data.quant, x, view, data.axes, data.count)
+
+
 def _invoke_sum(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    if data.quant is not None:
+        _run_quantized(data, inputs, outputs)
+        return
     x, out = inputs[0], outputs[0]
     np.sum(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
 
 
 def _invoke_prod(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    if data.quant is not None:
+        _run_quantized(data, inputs, outputs)
+        return
     x, out = inputs[0], outputs[0]
     np.prod(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
 
 
 def _invoke_mean(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    if data.quant is not None:
+        _run_quantized(data, inputs, outputs)
+        return
     x, out = inputs[0], outputs[0]
     view = _out_view(data, out, x)
     if data.count == 0:
@@ -150,24 +193,38 @@ def _make_opt(kind: str, reference: Any):
     return invoke_opt if fast is not None else None
 
 
-_prepare_arith = _make_prepare(_ARITHMETIC, quantized_ok=False)
-_prepare_ordered = _make_prepare(_ORDERED, quantized_ok=True)
-_prepare_bool = _make_prepare((np.bool_,), quantized_ok=False)
-
 KERNELS = {
     BuiltinOperator.MEAN: KernelSpec(
-        _prepare_arith, _invoke_mean, versions=(1, 3), invoke_opt=_make_opt("mean", _invoke_mean)
+        _make_prepare("mean", _ORDERED),
+        _invoke_mean,
+        versions=(1, 3),
+        invoke_opt=_make_opt("mean", _invoke_mean),
     ),
     BuiltinOperator.SUM: KernelSpec(
-        _prepare_arith, _invoke_sum, versions=(1, 2), invoke_opt=_make_opt("sum", _invoke_sum)
+        _make_prepare("sum", _ORDERED),
+        _invoke_sum,
+        versions=(1, 2),
+        invoke_opt=_make_opt("sum", _invoke_sum),
     ),
-    BuiltinOperator.REDUCE_PROD: KernelSpec(_prepare_arith, _invoke_prod, versions=(1, 2)),
+    BuiltinOperator.REDUCE_PROD: KernelSpec(
+        _make_prepare("prod", _ORDERED), _invoke_prod, versions=(1, 2)
+    ),
     BuiltinOperator.REDUCE_MAX: KernelSpec(
-        _prepare_ordered, _invoke_max, versions=(1, 3), invoke_opt=_make_opt("max", _invoke_max)
+        _make_prepare("max", _ORDERED),
+        _invoke_max,
+        versions=(1, 3),
+        invoke_opt=_make_opt("max", _invoke_max),
     ),
     BuiltinOperator.REDUCE_MIN: KernelSpec(
-        _prepare_ordered, _invoke_min, versions=(1, 3), invoke_opt=_make_opt("min", _invoke_min)
+        _make_prepare("min", _ORDERED),
+        _invoke_min,
+        versions=(1, 3),
+        invoke_opt=_make_opt("min", _invoke_min),
     ),
-    BuiltinOperator.REDUCE_ANY: KernelSpec(_prepare_bool, _invoke_any, versions=(1, 1)),
-    BuiltinOperator.REDUCE_ALL: KernelSpec(_prepare_bool, _invoke_all, versions=(1, 1)),
+    BuiltinOperator.REDUCE_ANY: KernelSpec(
+        _make_prepare("any", (np.bool_,)), _invoke_any, versions=(1, 1)
+    ),
+    BuiltinOperator.REDUCE_ALL: KernelSpec(
+        _make_prepare("all", (np.bool_,)), _invoke_all, versions=(1, 1)
+    ),
 }

@@ -1,0 +1,295 @@
+"""Quantized ADD, SUB, MUL, SQUARED_DIFFERENCE (int8, uint8, int16): prepare and numpy reference.
+
+The arithmetic is TFLite's. ADD and SUB bring both inputs to a common scale with
+``left_shift`` bits of headroom (20 for 8-bit, 15 for int16), add or subtract, and
+rescale to the output; MUL rescales the product of the centred inputs once;
+SQUARED_DIFFERENCE squares the difference taken like SUB (headroom 7). int16
+ADD/SUB with power-of-two scales and ``pot_scale_int16`` take the LSTM path: one
+input is rounding-shifted right, then a saturating int16 add.
+
+``rounding="tflite"`` reproduces the official optimized kernels element by element
+(x86-64 build, measured against ai-edge-litert 2.3.0). Their SIMD loops (ARM NEON
+code, compiled through NEON_2_SSE on x86) compute the same rescaling as the scalar
+loop except for these details, which decide some roundings and saturations:
+
+* int8 ADD, elementwise: ``left_shift`` and the input shift are applied as one
+  shift before the rounding doubling multiply (vshl by 20 + shift; a negative total
+  shift truncates), instead of a rounding shift after it.
+* uint8 ADD, and ADD with one scalar operand: the input shift after the multiply
+  truncates (vshl by a negative amount) instead of rounding.
+* ADD: the rescaled sum is narrowed to int16 by wrapping before the zero point is
+  added (in int16, wrapping), then saturated to 8 bits; MUL saturates to int16
+  first. int16 ADD/SUB (AVX2) use the floor-then-round-up multiply (``floor_up``).
+
+``_qbroadcast`` decides which elements the SIMD loops compute. A forced rounding
+("double" / "single") applies that MultiplyByQuantizedMultiplier everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import fixedpoint as fp
+from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, Plan, element_forms, make_plan
+from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
+from .base import Node, Prepared, PrepareError, broadcast_shape
+from .fixedpoint_math import checked_log2
+
+ADD, SUB, MUL, SQUARED_DIFFERENCE = "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"
+
+# SIMD block sizes of the official x86 build per (op, dtype): elementwise, scalar-broadcast.
+_WIDTHS: dict[tuple[str, str], dict[int, int]] = {
+    (ADD, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 8},
+    (ADD, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
+    (ADD, "int16"): {FORM_ELEMENTWISE: 16},
+    (SUB, "int16"): {FORM_ELEMENTWISE: 16},  # PROBE
+    (MUL, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 16},
+    (MUL, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
+}
+
+
+@dataclass(frozen=True)
+class QBinaryData:
+    """Everything a quantized binary kernel needs, decided at prepare."""
+
+    op: str
+    dtype: np.dtype
+    offsets: tuple[int, int]  # minus the input zero points
+    output_offset: int
+    left_shift: int
+    input_multipliers: tuple[tuple[int, int], tuple[int, int]]  # (multiplier, shift) each
+    output_multiplier: tuple[int, int]
+    act_min: int
+    act_max: int
+    rounding: str  # "tflite" (official per-element forms), "double" or "single"
+    pot_shifts: tuple[int, int] | None  # int16 POT path: right shift of each input
+    plan: Plan
+    forms: np.ndarray | None  # FORM_* per output element ("tflite" only)
+    wrapping_forms: tuple[int, ...]  # SIMD forms that narrow to int16 by wrapping, not saturating
+
+
+def activation_bounds(act: int, scale: float, zero_point: int, dtype: np.dtype) -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for a fused activation."""
+    info = np.iinfo(dtype)
+
+    def quantize(value: float) -> int:
+        # zero_point + int(round(value / scale)) with a float32 division, as in C.
+        ratio = np.float32(value) / np.float32(scale)
+        return zero_point + int(fp.round_half_away_from_zero(ratio))
+
+    low, high = int(info.min), int(info.max)
+    if act == 0:  # NONE
+        return low, high
+    if act == 1:  # RELU
+        return max(low, quantize(0.0)), high
+    if act == 2:  # RELU_N1_TO_1
+        return max(low, quantize(-1.0)), min(high, quantize(1.0))
+    if act == 3:  # RELU6
+        return max(low, quantize(0.0)), min(high, quantize(6.0))
+    raise PrepareError(f"fused activation {act} is not supported by quantized kernels")
+
+
+def _smaller_than_one(real: float, rounding: str, what: str) -> tuple[int, int]:
+    try:
+        return fp.quantize_multiplier_smaller_than_one_exp(real, rounding)
+    except PrepareError:
+        raise PrepareError(
+            f"{what} rescale factor {real:.6g} must be below 1 (TFLite aborts otherwise); "
+            "the output scale is too small for these input scales"
+        ) from None
+
+
+def additive_params(
+    op: str, scales: tuple[float, float, float], int16: bool, rounding: str
+) -> tuple[int, tuple[tuple[int, int], tuple[int, int]], tuple[int, int]]:
+    """(left_shift, input multipliers, output multiplier) of ADD/SUB/SQUARED_DIFFERENCE."""
+    s1, s2, so = (float(s) for s in scales)  # float32 values as doubles
+    quantize_mode = "single" if rounding == "single" else "double"
+    left_shift = 7 if op == SQUARED_DIFFERENCE else (15 if int16 else 20)
+    twice_max = 2.0 * max(s1, s2)
+    m1 = _smaller_than_one(s1 / twice_max, quantize_mode, "input 1")
+    m2 = _smaller_than_one(s2 / twice_max, quantize_mode, "input 2")
+    if op == SQUARED_DIFFERENCE:
+        real_out = twice_max * twice_max / (float(1 << (2 * left_shift)) * so)
+        out = fp.quantize_multiplier(real_out, quantize_mode)
+    else:
+        real_out = twice_max / (float(1 << left_shift) * so)
+        out = _smaller_than_one(real_out, quantize_mode, "output")
+    return left_shift, (m1, m2), out
+
+
+def mul_params(scales: tuple[float, float, float], rounding: str) -> tuple[int, int]:
+    """MUL's output multiplier: s1 * s2 / so, the product in float32 as in C."""
+    s1, s2, so = scales
+    real = float(np.float32(s1) * np.float32(s2)) / float(so)
+    return fp.quantize_multiplier(real, "single" if rounding == "single" else "double")
+
+
+def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarray | None:
+    """Per-element forms for "tflite" rounding; None when every element is scalar."""
+    widths = _WIDTHS.get((op, dtype.name))
+    if rounding != "tflite" or widths is None:
+        return None
+    forms = element_forms(plan, widths)
+    return forms if forms.any() else None
+
+
+# -- the numpy reference ------------------------------------------------------------------
+
+
+def _mbqm(x: np.ndarray, multiplier: int, shift: int, mode: str) -> np.ndarray:
+    return fp.multiply_by_quantized_multiplier(fp.wrap(x), multiplier, shift, mode).astype(np.int64)
+
+
+def _neon_shift(x: np.ndarray, amount: int) -> np.ndarray:
+    """ARM vshl by a signed amount: a wrapping left shift, or a truncating right shift."""
+    return fp.wrap(x << amount) if amount >= 0 else x >> -amount
+
+
+def _srdhm(x: np.ndarray, multiplier: int) -> np.ndarray:
+    return fp._srdhm(fp.wrap(x), np.int64(multiplier), 32)
+
+
+def _rescale_input(centred: np.ndarray, data: QBinaryData, i: int, form: int) -> np.ndarray:
+    """One input brought to the common scale, in the arithmetic of ``form``."""
+    multiplier, shift = data.input_multipliers[i]
+    if data.rounding != "tflite":
+        return _mbqm(centred << data.left_shift, multiplier, shift, data.rounding)
+    if data.dtype == np.int16:  # the AVX2 loop: one floor_up multiply with the shifts combined
+        if form == FORM_ELEMENTWISE:
+            return _mbqm(centred, multiplier, data.left_shift + shift, "floor_up")
+        return _mbqm(centred << data.left_shift, multiplier, shift, "double")
+    if form == FORM_ELEMENTWISE and data.dtype == np.int8:
+        return _srdhm(_neon_shift(centred, data.left_shift + shift), multiplier)
+    if form != 0:
+        return _neon_shift(_srdhm(centred << data.left_shift, multiplier), shift)
+    return _mbqm(centred << data.left_shift, multiplier, shift, "double")
+
+
+def _output_mode(data: QBinaryData, form: int) -> str:
+    if data.rounding != "tflite":
+        return data.rounding
+    return "floor_up" if (data.dtype == np.int16 and form != 0) else "double"
+
+
+def _finish(raw: np.ndarray, data: QBinaryData, form: int) -> np.ndarray:
+    """Output rescale + zero point + clamp, as the scalar or the SIMD loop does it."""
+    multiplier, shift = data.output_multiplier
+    scaled = _mbqm(raw, multiplier, shift, _output_mode(data, form))
+    info = np.iinfo(data.dtype)
+    if form != 0 and data.dtype != np.int16:
+        # Narrow to int16 (wrapping for ADD, saturating for MUL), add the zero point
+        # in int16 (wrapping), saturate to 8 bits.
+        wraps = form in data.wrapping_forms
+        narrowed = fp.wrap(scaled, 16) if wraps else np.clip(scaled, -32768, 32767)
+        scaled = np.clip(fp.wrap(narrowed + data.output_offset, 16), info.min, info.max)
+    else:
+        scaled = scaled + data.output_offset
+    return np.clip(scaled, data.act_min, data.act_max)
+
+
+def _compute(a: np.ndarray, b: np.ndarray, data: QBinaryData, form: int) -> np.ndarray:
+    """The op on broadcast int64 inputs, every element in the arithmetic of ``form``."""
+    ca, cb = a + data.offsets[0], b + data.offsets[1]
+    if data.op == MUL:
+        return _finish(ca * cb, data, form)
+    if data.pot_shifts is not None:
+        sa = fp._rdbpot(ca, data.pot_shifts[0], 16)
+        sb = fp._rdbpot(cb, data.pot_shifts[1], 16)
+        total = sa + sb if data.op == ADD else sa - sb
+        return np.clip(np.clip(total, -32768, 32767), data.act_min, data.act_max)
+    ra, rb = _rescale_input(ca, data, 0, form), _rescale_input(cb, data, 1, form)
+    if data.op == ADD:
+        return _finish(ra + rb, data, form)
+    if data.op == SUB:
+        return _finish(ra - rb, data, form)
+    difference = fp.wrap(ra - rb)
+    return _finish(fp.wrap(difference * difference), data, form)
+
+
+def invoke_reference(data: QBinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """The readable reference: every form computed on whole arrays, then picked per element."""
+    out = outputs[0]
+    a = np.broadcast_to(inputs[0], out.shape).astype(np.int64)
+    b = np.broadcast_to(inputs[1], out.shape).astype(np.int64)
+    result = _compute(a, b, data, 0)
+    if data.forms is not None:
+        forms = data.forms.reshape(out.shape)
+        for form in (FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST):
+            if np.any(forms == form):
+                result = np.where(forms == form, _compute(a, b, data, form), result)
+    out[...] = result
+
+
+# -- prepare -------------------------------------------------------------------------------
+
+_TYPES = {
+    ADD: ("int8", "uint8", "int16"),
+    SUB: ("int8", "uint8", "int16"),
+    MUL: ("int8", "uint8", "int16"),
+    SQUARED_DIFFERENCE: ("int8",),
+}
+
+
+def prepare(node: Node, op: str) -> Prepared:
+    """Validate the quantization parameters and precompute the multipliers of ``op``."""
+    a, b, out = node.input(0), node.input(1), node.outputs[0]
+    dtype = a.dtype
+    if dtype.name not in _TYPES[op]:
+        allowed = ", ".join(_TYPES[op])
+        raise PrepareError(f"quantized {op} supports {allowed}; input {a.name!r} is {dtype.name}")
+    for info, what in ((b, "input"), (out, "output")):
+        if info.dtype != dtype:
+            raise PrepareError(
+                f"{what} {info.name!r} is {info.dtype.name}; quantized {op} needs every "
+                f"tensor {dtype.name}"
+            )
+    (s1, z1), (s2, z2) = per_tensor(a, "input"), per_tensor(b, "input")
+    so, zo = per_tensor(out, "output")
+    pot = _pot_shifts(node, op, (s1, s2, so)) if dtype == np.int16 else None
+    if dtype == np.int16 and (op != SUB or pot is not None):
+        for info, zero_point, what in ((a, z1, "input"), (b, z2, "input"), (out, zo, "output")):
+            check_int16_symmetric(info, zero_point, what)
+    rounding = rounding_mode(node, "tflite")
+    act = getattr(node.options, "fused_activation_function", 0) if op != SQUARED_DIFFERENCE else 0
+    act_min, act_max = activation_bounds(act, so, zo, dtype)
+    left_shift, inputs, output = 0, ((0, 0), (0, 0)), (0, 0)
+    if op == MUL:
+        output = mul_params((s1, s2, so), rounding)
+    elif pot is None:
+        left_shift, inputs, output = additive_params(op, (s1, s2, so), dtype == np.int16, rounding)
+    shape = broadcast_shape(a.shape, b.shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    plan = make_plan(a.shape, b.shape, size)
+    forms = None if pot is not None else simd_forms(op, dtype, plan, rounding)
+    data = QBinaryData(
+        op, dtype, (-z1, -z2), zo, left_shift, inputs, output, act_min, act_max, rounding,
+        pot, plan, forms, _wrapping_forms(op, dtype),
+    )  # fmt: skip
+    return Prepared(output_shapes=[shape], data=data)
+
+
+def _wrapping_forms(op: str, dtype: np.dtype) -> tuple[int, ...]:
+    # ADD narrows with vmovn everywhere; MUL with vqmovn, except uint8 MulSimpleBroadcast.
+    if op != MUL:
+        return (FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST)
+    return (FORM_SCALAR_BROADCAST,) if dtype == np.uint8 else ()
+
+
+def _pot_shifts(node: Node, op: str, scales: tuple[float, float, float]) -> tuple[int, int] | None:
+    """Right shifts of the int16 LSTM path (power-of-two scales), None for the general path."""
+    if op not in (ADD, SUB) or not getattr(node.options, "pot_scale_int16", False):
+        return None
+    logs = [checked_log2(s) for s in scales]
+    if not all(is_pot for is_pot, _ in logs):
+        return None
+    shifts = (logs[0][1] - logs[2][1], logs[1][1] - logs[2][1])
+    if min(shifts) < -31 or max(shifts) > 0 or (shifts[0] != 0 and shifts[1] != 0):
+        raise PrepareError(
+            f"int16 {op} with power-of-two scales needs one input at the output scale and "
+            f"the other at the same or a smaller one; log2 scales are {[lg for _, lg in logs]}"
+        )
+    return -shifts[0], -shifts[1]

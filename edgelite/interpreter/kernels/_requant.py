@@ -1,0 +1,231 @@
+"""Quantization parameters and requantization of the conv / matmul / pooling kernels.
+
+What the windowed and GEMM kernels share once their activations are integers:
+
+- ``affine``: a tensor's quantization parameters, validated (present, scales positive
+  and finite, one per channel along the right dimension, zero points in the type's
+  range, zero where the op needs symmetric values);
+- ``activation_bounds``: a fused activation as an integer clamp (TFLite's
+  CalculateActivationRangeQuantized);
+- ``conv_multipliers``: per-channel multipliers (PopulateConvolutionQuantizationParams:
+  double(in_scale) * double(filter_scale) / double(out_scale), then QuantizeMultiplier);
+- ``pick_rounding``: which MultiplyByQuantizedMultiplier form applies them, the official
+  runtime's for this op and path ("tflite") or a forced build ("double" / "single");
+- ``Requant`` and its numpy reference ``requantize``: accumulator -> multiplier ->
+  + zero point -> clamp -> narrow, with channels on the last axis.
+
+Two epilogues are not int32 multipliers and ignore a forced rounding: "int64" (the int16
+kernels' MultiplyByQuantizedMultiplier(int64 acc), which rounds the multiplier to 16 bits
+and is the same code in both TFLite builds) and "real" (TFLite's reference int16 / uint8
+FULLY_CONNECTED: round(double(acc) * double(s_in) * double(s_w) / double(s_out))).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ...schema.generated.enums import ActivationFunctionType
+from . import fixedpoint as fp
+from .base import Node, PrepareError, TensorInfo
+
+QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
+
+# Epilogue kinds besides the fixedpoint rounding modes.
+INT64, REAL = "int64", "real"
+
+
+def qrange(dtype: np.dtype) -> tuple[int, int]:
+    """The integer range of a quantized type."""
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def affine(
+    info: TensorInfo,
+    what: str,
+    op: str,
+    *,
+    axis: int | None = None,
+    symmetric: bool = False,
+    zero_point_type: np.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 scales, int64 zero points) of a quantized tensor, checked.
+
+    ``axis`` allows per-channel parameters along that dimension (one per index);
+    without it only per-tensor parameters are accepted. Zero points must lie in the
+    range of ``zero_point_type`` (default: the tensor's own type), and be 0 with
+    ``symmetric``. Both arrays have one entry per channel (or one).
+    """
+    q = info.quantization
+    if q is None or len(q.scale) == 0:
+        raise PrepareError(
+            f"{what} {info.name!r} ({info.dtype.name}) has no quantization parameters; "
+            f"quantized {op} needs a scale and zero point"
+        )
+    scales = np.asarray(q.scale, np.float32).reshape(-1)
+    zeros = np.asarray(q.zero_point, np.int64).reshape(-1)
+    if len(zeros) == 0:
+        zeros = np.zeros(1, np.int64)
+    if len(zeros) not in (1, len(scales)):
+        raise PrepareError(
+            f"{what} {info.name!r} has {len(scales)} scales but {len(zeros)} zero points"
+        )
+    if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
+        raise PrepareError(
+            f"{what} {info.name!r} has scale {scales.tolist()}; scales must be positive and finite"
+        )
+    if len(scales) > 1:
+        _check_per_channel(info, what, op, axis, len(scales), q.quantized_dimension)
+    low, high = qrange(zero_point_type if zero_point_type is not None else info.dtype)
+    if zeros.min() < low or zeros.max() > high:
+        raise PrepareError(
+            f"{what} {info.name!r} has zero point {zeros.tolist()} outside "
+            f"[{low}, {high}] of {info.dtype.name}"
+        )
+    if symmetric and np.any(zeros != 0):
+        raise PrepareError(
+            f"{what} {info.name!r} has zero point {zeros.tolist()}; {op} needs symmetric "
+            f"{info.dtype.name} values (zero point 0)"
+        )
+    if len(zeros) == 1 and len(scales) > 1:
+        zeros = np.repeat(zeros, len(scales))
+    return scales, zeros
+
+
+def _check_per_channel(
+    info: TensorInfo, what: str, op: str, axis: int | None, count: int, dim: int
+) -> None:
+    if axis is None:
+        raise PrepareError(
+            f"{what} {info.name!r} has {count} scales; {op} takes per-tensor parameters here"
+        )
+    if dim != axis % len(info.shape) or info.shape[axis] != count:
+        raise PrepareError(
+            f"{what} {info.name!r} has {count} scales along dimension {dim}; {op} needs "
+            f"one per index of dimension {axis % len(info.shape)} (shape {list(info.shape)})"
+        )
+
+
+def activation_bounds(act: int, out: TensorInfo) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized: a fused activation as a clamp."""
+    low, high = qrange(out.dtype)
+    scale, zero = np.float32(out.scale), out.zero_point
+
+    def quantize(value: float) -> int:
+        # float32 division, TfLiteRound (half away from zero), then the zero point.
+        return zero + int(fp.round_half_away_from_zero(np.float32(value) / scale))
+
+    if act == ActivationFunctionType.NONE:
+        return low, high
+    if act == ActivationFunctionType.RELU:
+        return max(low, quantize(0.0)), high
+    if act == ActivationFunctionType.RELU6:
+        return max(low, quantize(0.0)), min(high, quantize(6.0))
+    if act == ActivationFunctionType.RELU_N1_TO_1:
+        return max(low, quantize(-1.0)), min(high, quantize(1.0))
+    name = ActivationFunctionType(act).name if act in ActivationFunctionType else str(act)
+    raise PrepareError(f"fused activation {name} is not supported on quantized outputs")
+
+
+def pick_rounding(node: Node, official: str) -> str:
+    """The multiplier rounding of this node: ``official`` under "tflite", else forced."""
+    wanted = getattr(node, "rounding", "tflite")
+    if wanted == "tflite":
+        return official
+    if wanted in ("double", "single"):
+        return wanted
+    raise PrepareError(f"rounding {wanted!r} is not one of 'tflite', 'double', 'single'")
+
+
+def conv_multipliers(
+    in_scale: float, filter_scales: np.ndarray, out_scale: float, channels: int, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (int32 multiplier, int32 shift) of s_in * s_w[c] / s_out."""
+    reals = (
+        np.float64(np.float32(in_scale))
+        * np.broadcast_to(np.asarray(filter_scales, np.float32).astype(np.float64), (channels,))
+        / np.float64(np.float32(out_scale))
+    )
+    multipliers, shifts = fp.quantize_multiplier_array(
+        reals, "single" if mode == "single" else "double"
+    )
+    top = 7 if mode == INT64 else 30
+    if shifts.size and (shifts.max() > top or shifts.min() < -31):
+        raise PrepareError(
+            f"effective output scale {float(reals.max()):g} (input * filter / output scale) "
+            "is out of the range the integer kernels can apply"
+        )
+    return multipliers, shifts
+
+
+def check_bias_scale(
+    node: Node, x: TensorInfo, w: TensorInfo, bias: TensorInfo | None, out: TensorInfo
+) -> None:
+    """TFLite's GetQuantizedConvolutionMultipler check: bias scale ~ input * filter scale."""
+    if bias is None:
+        return
+    product = float(np.float32(x.scale) * np.float32(w.scale))  # a float32 product, as in C
+    diff = abs(product - float(np.float32(bias.scale)))
+    if diff / float(np.float32(out.scale)) > 1e-6:
+        raise PrepareError(
+            f"bias {bias.name!r} has scale {bias.scale:g}; {node.op} needs input scale * "
+            f"filter scale = {product:g} (|difference| / output scale must be <= 1e-6)"
+        )
+
+
+class Requant(NamedTuple):
+    """Everything the requantizing epilogue needs (per-channel arrays broadcast to C)."""
+
+    mode: str  # a fixedpoint rounding mode, INT64 or REAL
+    multiplier: np.ndarray  # int32 [C]
+    shift: np.ndarray  # int32 [C]
+    real: np.ndarray  # float64 [C] (REAL only)
+    zero_point: int
+    low: int
+    high: int
+    dtype: np.dtype
+
+    @property
+    def rounding_code(self) -> int:
+        """The ``ROUND_*`` code of _fixedpoint.pxd (INT64/REAL: -1, handled apart)."""
+        return fp.ROUNDING_CODES.get(self.mode, -1)
+
+
+def make_requant(
+    node: Node,
+    x: TensorInfo,
+    filter_scales: np.ndarray,
+    out: TensorInfo,
+    channels: int,
+    act: int,
+    mode: str,
+) -> Requant:
+    """The epilogue of a convolution-like op: s_in * s_w[c] / s_out, output zp and clamp."""
+    low, high = activation_bounds(act, out)
+    if low > high:
+        raise PrepareError(f"fused activation leaves an empty range [{low}, {high}]")
+    multiplier, shift = conv_multipliers(x.scale, filter_scales, out.scale, channels, mode)
+    reals = (
+        np.float64(np.float32(x.scale))
+        * np.broadcast_to(np.asarray(filter_scales, np.float32).astype(np.float64), (channels,))
+        / np.float64(np.float32(out.scale))
+    )
+    return Requant(mode, multiplier, shift, reals, out.zero_point, low, high, out.dtype)
+
+
+def requantize(acc: np.ndarray, rq: Requant) -> np.ndarray:
+    """Reference epilogue: clamp(multiply(acc) + zero point), channels on the last axis.
+
+    ``acc`` holds exact integer sums (int64); int32 epilogues see them wrapped to
+    int32 like the C accumulators.
+    """
+    acc = np.asarray(acc, np.int64)
+    if rq.mode == REAL:
+        scaled = fp.multiply_by_real_multiplier(acc, rq.real)
+    elif rq.mode == INT64:
+        scaled = fp.multiply_by_quantized_multiplier_int64(acc, rq.multiplier, rq.shift)
+    else:
+        scaled = fp.multiply_by_quantized_multiplier(fp.wrap(acc), rq.multiplier, rq.shift, rq.mode)
+    return np.clip(np.asarray(scaled, np.int64) + rq.zero_point, rq.low, rq.high).astype(rq.dtype)
