@@ -71,14 +71,6 @@ def test_max_min_quantized(op, dtype):
     check(op, operands, Out(dtype, q), ReducerOptions(keep_dims=False), version)
 
 
-@pytest.mark.parametrize("op", [Op.MEAN, Op.SUM, Op.REDUCE_PROD])
-def test_quantized_arithmetic_rejected(op):
-    q = quant(0.25, 3)
-    operands = [Var(np.zeros([2, 3], np.int8), quantization=q), Const([1], np.int32)]
-    with pytest.raises(PrepareError, match="quantized"):
-        prepare_blind(op, operands, Out(np.int8, q), ReducerOptions())
-
-
 @pytest.mark.parametrize("op", [Op.REDUCE_ANY, Op.REDUCE_ALL])
 @pytest.mark.parametrize("axes", [[0], [1, -1], [], [0, 1, 2]])
 @pytest.mark.parametrize("keep_dims", [False, True])

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from . import fixedpoint as fp
-from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, Plan, element_forms, make_plan
+from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, NON_BROADCAST, Plan
+from ._qbroadcast import element_forms, make_plan
 from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError, broadcast_shape
 from .fixedpoint_math import checked_log2
@@ -44,8 +45,8 @@ ADD, SUB, MUL, SQUARED_DIFFERENCE = "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"
 _WIDTHS: dict[tuple[str, str], dict[int, int]] = {
     (ADD, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 8},
     (ADD, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
-    (ADD, "int16"): {FORM_ELEMENTWISE: 16},
-    (SUB, "int16"): {FORM_ELEMENTWISE: 16},  # PROBE
+    (ADD, "int16"): {FORM_ELEMENTWISE: 16},  # int16: not broadcasting only
+    (SUB, "int16"): {FORM_ELEMENTWISE: 16},
     (MUL, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 16},
     (MUL, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
 }
@@ -133,6 +134,8 @@ def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarra
     widths = _WIDTHS.get((op, dtype.name))
     if rounding != "tflite" or widths is None:
         return None
+    if dtype == np.int16 and plan.category != NON_BROADCAST:
+        return None  # broadcasting int16 ADD/SUB run the reference kernel
     forms = element_forms(plan, widths)
     return forms if forms.any() else None
 

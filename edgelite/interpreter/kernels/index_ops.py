@@ -12,6 +12,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from ._shape_util import (
+    QUANTIZED_DTYPES,
     all_known,
     check_num_outputs,
     check_plain,
@@ -19,7 +20,6 @@ from ._shape_util import (
     index_values,
     known_values,
     normalize_axis,
-    reject_quantized,
     scalar_index,
 )
 from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
@@ -125,7 +125,12 @@ class CumsumData:
 def _prepare_cumsum(node: Node) -> Prepared:
     check_inputs(node, 2)
     x, axis_info, out = node.input(0), node.input(1), node.outputs[0]
-    reject_quantized(node, x)
+    if x.dtype in QUANTIZED_DTYPES:
+        # The official kernel has no quantized CUMSUM either (it checks the same types).
+        raise PrepareError(
+            f"CUMSUM takes float32, int32 or int64; {x.name!r} is {x.dtype.name} "
+            "(there is no quantized CUMSUM)"
+        )
     check_dtype(x, (np.float32, np.int32, np.int64), "input")
     check_same_dtype(node, x, out)
     if known_values(axis_info) is None:
