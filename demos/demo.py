@@ -1,71 +1,153 @@
-"""`make demo`: the end-to-end path that exists today, on a built-in default model.
+"""`make demo`: train -> convert -> quantize -> check -> run, end to end, in a few minutes.
 
-1. Build a small image classifier with edgelite's ModelBuilder (no TensorFlow).
-2. Write it to a .tflite file, read it back through the verifier.
-3. Show `edgelite inspect` on it.
-4. Run it in edgelite's interpreter (when present) and in the official runtime
-   (ai-edge-litert, when installed) and compare the answers.
-
-Later issues grow this into convert -> quantize -> run on a real Keras model.
+1. Train a small CNN on scikit-learn's handwritten digits with Keras (seconds).
+2. Convert it with edgelite's own converter to a float32 .tflite (TensorFlow only traces).
+3. Quantize it to full-integer int8 with edgelite's quantizer (200 calibration images).
+4. Check both against the TFLite quantization spec (`edgelite check`).
+5. Run both models in edgelite's interpreter and in the official runtime (ai-edge-litert)
+   on 500 held-out images, and print one table: accuracy, file size, latency per runtime,
+   and the largest difference between the two runtimes' outputs.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgelite import read_model  # noqa: E402
-from edgelite.cli import main as cli  # noqa: E402
-from tests.sample_models import conv_model  # noqa: E402
+import edgelite  # noqa: E402
+from edgelite.quantization import CalibrationOptions, QuantizeOptions, check_model  # noqa: E402
+from edgelite.textfmt import human_bytes, table  # noqa: E402
 
 
-def classify(interpreter_class, path: Path, image: np.ndarray) -> np.ndarray:
-    """The usual tf.lite-style classification script; both runtimes take it unchanged."""
+def load_digits() -> dict[str, np.ndarray]:
+    """8x8 digit images in [0, 1], a fixed split: 500 held out for testing."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    digits = sk_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., None]
+    order = np.random.default_rng(0).permutation(len(images))
+    test, train = order[:500], order[500:]
+    return {
+        "x_train": images[train],
+        "y_train": digits.target[train],
+        "x_test": images[test],
+        "y_test": digits.target[test],
+    }
+
+
+def train(data: dict[str, np.ndarray]):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1), name="image"),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax", name="probs"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(data["x_train"], data["y_train"], epochs=30, batch_size=64, verbose=0)
+    return model
+
+
+def run(interpreter_class, path: Path, images: np.ndarray) -> tuple[np.ndarray, float]:
+    """The plain tf.lite classification loop; returns (outputs, median ms per image)."""
     interp = interpreter_class(model_path=str(path))
     interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], image)
-    interp.invoke()
-    return interp.get_tensor(interp.get_output_details()[0]["index"])
-
-
-def official_interpreter():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        return None
-    return Interpreter
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    results, times = [], []
+    for image in images:
+        interp.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
+        start = time.perf_counter()
+        interp.invoke()
+        times.append((time.perf_counter() - start) * 1e3)
+        results.append(interp.get_tensor(out["index"])[0])
+    return np.asarray(results, np.float32), float(np.median(times))
 
 
 def main() -> int:
-    out_dir = Path(tempfile.mkdtemp(prefix="edgelite-demo-"))
-    path = out_dir / "classifier.tflite"
-    conv_model().build().save(path)
-    model = read_model(path)
-    print(
-        f"wrote and verified {path} ({path.stat().st_size} bytes, "
-        f"{len(model.main.operators)} ops)\n"
-    )
-    cli(["inspect", str(path)])
-    image = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype(np.float32)
-    from edgelite.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
 
-    official = official_interpreter()
-    ours = classify(Interpreter, path, image)
-    theirs = classify(official, path, image) if official else None
+    work = Path(tempfile.mkdtemp(prefix="edgelite-demo-"))
+    step = lambda text: print(f"[demo] {text}", flush=True)  # noqa: E731
+    step("training a small CNN on scikit-learn's digits ...")
+    data = load_digits()
+    keras_model = train(data)
+    step("converting with edgelite (float32) ...")
+    paths = {"float32": work / "digits.float32.tflite", "int8": work / "digits.int8.tflite"}
+    float_model = edgelite.convert(keras_model)
+    float_model.save(paths["float32"])
+    step("quantizing with edgelite (int8, 200 calibration images) ...")
+    int8_model = edgelite.quantize(
+        float_model,
+        QuantizeOptions(mode="int8", calibration=CalibrationOptions(progress_every=100)),
+        representative_data=[x[None] for x in data["x_train"][:200]],
+    )
+    int8_model.save(paths["int8"])
+    for path in paths.values():
+        violations = check_model(edgelite.read_model(path))
+        step(
+            f"edgelite check {path.name}: "
+            f"{'passes the spec' if not violations else f'{len(violations)} violation(s)'}"
+        )
+    rows = []
+    for flavour, path in paths.items():
+        outputs = {}
+        for name, cls in (("edgelite", edgelite.Interpreter), ("ai-edge-litert", LiteRT)):
+            step(f"running {path.name} in {name} on {len(data['x_test'])} images ...")
+            try:
+                outputs[name], ms = run(cls, path, data["x_test"])
+            except edgelite.EdgeliteError as err:
+                rows.append(
+                    [
+                        flavour,
+                        name,
+                        human_bytes(path.stat().st_size),
+                        "n/a",
+                        "n/a",
+                        str(err).split(": ", 1)[-1][:50],
+                    ]
+                )
+                continue
+            accuracy = float(np.mean(outputs[name].argmax(1) == data["y_test"]))
+            rows.append(
+                [
+                    flavour,
+                    name,
+                    human_bytes(path.stat().st_size),
+                    f"{100 * accuracy:.1f}%",
+                    f"{ms:.3f}",
+                    "",
+                ]
+            )
+        if len(outputs) == 2:
+            diff = float(np.abs(outputs["edgelite"] - outputs["ai-edge-litert"]).max())
+            rows[-1][5] = rows[-2][5] = f"{diff:.2g}"
     print()
-    for label, result in (("edgelite", ours), ("ai-edge-litert", theirs)):
-        if result is None:
-            print(f"{label:15s} not available")
-        else:
-            print(f"{label:15s} top class {int(result.argmax())}  probs {np.round(result[0], 4)}")
-    if ours is not None and theirs is not None:
-        print(f"max |diff| = {float(np.abs(ours - theirs).max()):.3g}")
+    print(
+        table(
+            rows,
+            ["model", "runtime", "size", "accuracy", "ms/image", "max |diff|"],
+            right=[2, 3, 4],
+        )
+    )
+    print(f"\nmodels written to {work}")
     return 0
 
 

@@ -79,12 +79,30 @@ def _convert(args: argparse.Namespace) -> int:
         progress=progress,
     )
     model, report = convert_with_report(args.source, options=options)
+    if args.quantize:
+        model = _quantize_converted(model, args, progress)
     progress(f"writing {args.output}")
     report.size_bytes = save(model, args.output)
     if args.json_report:
         Path(args.json_report).write_text(json.dumps(report.as_dict(), indent=2, default=str))
     print(_summary(report, args.output))
     return 0
+
+
+def _quantize_converted(model: Any, args: argparse.Namespace, progress: Any) -> Any:
+    """``convert --quantize MODE``: run the quantizer on the converted model before writing."""
+    from .quantization import quantize_with_report
+    from .quantization.cli_args import options_from_args
+
+    options, images = options_from_args(args)
+    progress(f"quantizing ({options.mode})")
+    log = None if args.quiet else sys.stderr
+    quantized, qreport = quantize_with_report(
+        model, options, args.calibration_data, images=images, log=log
+    )
+    if not args.quiet:
+        print(qreport.format(), file=sys.stderr)
+    return quantized
 
 
 def _summary(report: Any, output: str) -> str:
@@ -115,6 +133,9 @@ def _add_convert_parser(sub: Any) -> None:
     c.add_argument("--no-optimize", action="store_true", help="skip the graph passes")
     c.add_argument("--json-report", metavar="PATH", help="also write the report as JSON")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    from .quantization.cli_args import add_quantize_arguments
+
+    add_quantize_arguments(c, required=False)
     c.set_defaults(func=_convert)
 
 
