@@ -192,6 +192,12 @@ def _add_quantization_parsers(sub: Any) -> None:
     c.set_defaults(func=_check)
 
 
+def _add_quant_debug_parser(sub: Any) -> None:
+    from .quantization.debug_cli import add_quant_debug_parser
+
+    add_quant_debug_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgelite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_benchmark)
     _add_convert_parser(sub)
     _add_quantization_parsers(sub)
+    _add_quant_debug_parser(sub)
     return parser
 
 

@@ -15,13 +15,16 @@ from edgelite.schema import read_model
 from tests.oracle import float_tolerance, litert_interpreter
 
 
-def first_divergence(content: bytes, inputs: Sequence[np.ndarray]) -> str | None:
-    """Describe the first op of subgraph 0 whose output differs, or None if all agree."""
+def first_divergence(content: bytes, inputs: Sequence[np.ndarray], **options: object) -> str | None:
+    """Describe the first op of subgraph 0 whose output differs, or None if all agree.
+
+    ``options`` go to edgelite's Interpreter (``hybrid="exact"``, ``rounding=...``).
+    """
     model = read_model(content)
     sg = model.main
     theirs = litert_interpreter(content, experimental_preserve_all_tensors=True)
     theirs.allocate_tensors()
-    ours = Interpreter(model_content=content)
+    ours = Interpreter(model_content=content, **options)  # type: ignore[arg-type]
     seen: dict[int, np.ndarray] = {}
     for op in sg.operators:
         for t in op.outputs:

@@ -11,6 +11,7 @@ against the TFLite int8 quantization spec.
 from .api import check_float_model, quantize, quantize_with_report
 from .check import Violation, check_model
 from .data import input_specs, iter_samples
+from .debug import debug_quantization
 from .images import ImagePreprocessing
 from .options import CalibrationOptions, QuantizationError, QuantizeOptions
 from .report import QuantizeReport
@@ -24,6 +25,7 @@ __all__ = [
     "Violation",
     "check_float_model",
     "check_model",
+    "debug_quantization",
     "input_specs",
     "iter_samples",
     "quantize",

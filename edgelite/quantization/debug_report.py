@@ -1,10 +1,11 @@
 """The quantization debugger's report: per-layer errors, ranking, --keep-float candidates.
 
-Layers are ranked worst first by SNR (error power relative to the layer's own signal,
-so layers of different magnitudes compare). Error accumulates along the network,
-so a layer late in the network can rank badly only because its inputs were already
-off; the --keep-float candidates are therefore the layers that *add* the most error:
-their SNR falls well below their inputs' and the relative error they add is largest.
+Error accumulates along the network, so ranking by each tensor's own SNR would put
+the last layers first in every model. Layers are ranked instead by what they add:
+how far their SNR falls below their inputs' (the worst input's, and never above what
+an ideal quantizer of the layer's integer type achieves, so a layer reading exact
+inputs is judged against that). The --keep-float candidates are the top of that
+ranking among integer layers, where the drop is large enough to matter.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from dataclasses import asdict, dataclass, field
 
 # A candidate's error power must at least double over its inputs' (3 dB) ...
 CANDIDATE_MIN_DROP_DB = 3.0
-# ... and its own SNR be below 40 dB (1% RMS error): finer errors never matter.
-CANDIDATE_MAX_SNR_DB = 40.0
-# A layer whose inputs are exact (model inputs kept float) is compared with this SNR.
+# ... and its SNR be this far below an ideal quantizer's: finer errors never matter.
+CANDIDATE_MARGIN_DB = 10.0
+# What a float layer fed exact inputs is compared with (its error is its own).
 EXACT_SNR_DB = 120.0
+
+
+def ideal_snr_db(dtype: str) -> float:
+    """SNR of ideal uniform quantization of a full-scale signal: 6.02 dB per bit + 1.76."""
+    bits = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32}.get(dtype)
+    return EXACT_SNR_DB if bits is None else 6.02 * bits + 1.76
 
 
 @dataclass
@@ -43,38 +50,33 @@ class LayerReport:
     float_min: float
     float_max: float
     relative_error: float  # error power / signal power
+    keep_float_regex: str = ""  # a --keep-float expression matching only this layer
 
     @property
-    def snr_drop_db(self) -> float | None:
-        """How much worse this layer's SNR is than its inputs' (None without inputs)."""
-        if self.input_snr_db is None:
-            return None
-        return _finite(self.input_snr_db) - _finite(self.snr_db)
-
-    @property
-    def added_error(self) -> float:
-        """Relative error this layer adds over its inputs'."""
-        inherited = 0.0 if self.input_snr_db is None else _power(self.input_snr_db)
-        return self.relative_error - inherited
-
-    @property
-    def keep_float_regex(self) -> str:
-        """A --keep-float expression that matches exactly this layer's output tensor."""
-        return f"^{re.escape(self.tensor)}$"
+    def snr_drop_db(self) -> float:
+        """How far this layer's SNR falls below its inputs' (capped at the ideal SNR)."""
+        reference = ideal_snr_db(self.dtype)
+        if self.input_snr_db is not None:
+            reference = min(reference, self.input_snr_db)
+        return reference - min(self.snr_db, EXACT_SNR_DB)
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["snr_drop_db"] = self.snr_drop_db
-        data["keep_float_regex"] = self.keep_float_regex
         return {key: _json_number(value) for key, value in data.items()}
 
 
-def _finite(snr: float) -> float:
-    return min(snr, EXACT_SNR_DB)
+def keep_float_pattern(tensor: str, names: set[str]) -> str:
+    """A short --keep-float expression (``re.search``) matching ``tensor`` among ``names``.
 
-
-def _power(snr: float) -> float:
-    return 10.0 ** (-_finite(snr) / 10.0)
+    Converters join fused tensors' names with ';', giving names of several hundred
+    characters; the first part that matches no other name (op or tensor) is enough.
+    """
+    for part in tensor.split(";"):
+        pattern = re.escape(part)
+        if part and all(n == tensor or not re.search(pattern, n) for n in names):
+            return pattern
+    return f"^{re.escape(tensor)}$"
 
 
 def _json_number(value):
@@ -115,11 +117,16 @@ class DebugReport:
             "samples": self.samples,
             "layers": [layer.as_dict() for layer in self.layers],
             "keep_float_candidates": [
-                {"tensor": c.tensor, "op": c.op, "position": c.position,
-                 "regex": c.keep_float_regex, "snr_db": _json_number(c.snr_db),
-                 "snr_drop_db": _json_number(c.snr_drop_db)}
+                {
+                    "tensor": c.tensor,
+                    "op": c.op,
+                    "position": c.position,
+                    "regex": c.keep_float_regex,
+                    "snr_db": _json_number(c.snr_db),
+                    "snr_drop_db": _json_number(c.snr_drop_db),
+                }
                 for c in self.candidates
-            ],  # fmt: skip
+            ],
             "unmatched": self.unmatched,
             "notes": self.notes,
         }
@@ -138,19 +145,18 @@ class DebugReport:
 
 
 def rank_layers(layers: list[LayerReport]) -> list[LayerReport]:
-    """Worst first: lowest SNR, then largest relative error, then network order."""
-    return sorted(layers, key=lambda x: (x.snr_db, -x.relative_error, x.position))
+    """Worst first: largest SNR drop over the inputs, then lowest SNR, then network order."""
+    return sorted(layers, key=lambda x: (-x.snr_drop_db, x.snr_db, x.position))
 
 
-def keep_float_candidates(layers: list[LayerReport], limit: int) -> list[LayerReport]:
-    """Up to ``limit`` integer layers that add the most error relative to their inputs."""
+def keep_float_candidates(ranked: list[LayerReport], limit: int) -> list[LayerReport]:
+    """Up to ``limit`` integer layers of ``ranked`` whose error jumps most over their inputs."""
     chosen = [
         layer
-        for layer in layers
+        for layer in ranked
         if layer.position >= 0
         and layer.scale is not None
-        and layer.snr_db < CANDIDATE_MAX_SNR_DB
-        and (layer.snr_drop_db is None or layer.snr_drop_db >= CANDIDATE_MIN_DROP_DB)
+        and layer.snr_drop_db >= CANDIDATE_MIN_DROP_DB
+        and layer.snr_db < ideal_snr_db(layer.dtype) - CANDIDATE_MARGIN_DB
     ]
-    chosen.sort(key=lambda layer: -layer.added_error)
     return chosen[: max(limit, 0)]

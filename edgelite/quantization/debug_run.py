@@ -9,6 +9,7 @@ input's scale and zero point, like a QUANTIZE op would.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,16 +119,22 @@ class LitertRunner(_Runner):
 
     def __init__(self, model_bytes: bytes, role: str, inputs, watched) -> None:
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
             raise DebugError(
                 "runtime 'litert' needs the official runtime: pip install ai-edge-litert"
             ) from None
         super().__init__(role, inputs, watched)
         try:
-            self.interp = Interpreter(
-                model_content=model_bytes, experimental_preserve_all_tensors=True
-            )
+            # Delegates would fuse nodes and hide their outputs, so none (LiteRT also
+            # warns that keeping all tensors is for debugging: that is the point here).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self.interp = Interpreter(
+                    model_content=model_bytes,
+                    experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+                    experimental_preserve_all_tensors=True,
+                )
         except (ValueError, RuntimeError) as err:
             raise self._cannot_run(err) from err
 

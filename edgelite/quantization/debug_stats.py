@@ -33,9 +33,7 @@ class QuantInfo:
         zero_point = np.asarray(q.zero_point, np.int64)
         if len(zero_point) == 0:
             zero_point = np.zeros(len(q.scale), np.int64)
-        return cls(
-            tensor.dtype, np.asarray(q.scale, np.float64), zero_point, q.quantized_dimension
-        )
+        return cls(tensor.dtype, np.asarray(q.scale, np.float64), zero_point, q.quantized_dimension)
 
     def per_element(self, values: np.ndarray, ndim: int) -> np.ndarray:
         """``values`` (one per channel, or one) shaped to broadcast over an ``ndim`` array."""

@@ -131,9 +131,10 @@ def test_embedding_lookup_out_of_bounds():
         run_litert(model, feeds)
 
 
-def test_embedding_lookup_hybrid_rejected():
+def test_embedding_lookup_int8_table_without_scale_rejected():
+    """Hybrid lookups (tests/kernels/test_gather_quant.py) need the table's scale."""
     table = np.zeros([4, 2], np.int8)
-    with pytest.raises(PrepareError, match="hybrid"):
+    with pytest.raises(PrepareError, match="without quantization parameters"):
         prepare_blind(Op.EMBEDDING_LOOKUP, [Var(np.array([1], np.int32)), Const(table)], Out())
 
 

@@ -15,7 +15,15 @@ from edgelite.schema.builder import quant
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.options import ReducerOptions
 from edgelite.schema.model import QuantizationParameters
-from tests.kernels._shape_helpers import Const, Out, Var, check, op_model, prepare_blind
+from tests.kernels._shape_helpers import (
+    Const,
+    Out,
+    Var,
+    check,
+    check_threads,
+    op_model,
+    prepare_blind,
+)
 from tests.oracle import assert_matches, litert_interpreter
 
 DTYPES = [np.int8, np.uint8, np.int16]
@@ -208,3 +216,16 @@ def test_prod_uint8_rejected():
     operands = [Var(np.zeros([2, 3], np.uint8), quantization=quant(0.5, 3)), Const([1], np.int32)]
     with pytest.raises(PrepareError, match="not uint8"):
         prepare_blind(Op.REDUCE_PROD, operands, Out(np.uint8, quant(0.5, 3)), ReducerOptions(), 2)
+
+
+@pytest.mark.parametrize("op", [Op.MEAN, Op.SUM])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axes, keep", [([1, 2], True), ([1, 2], False), ([3], False), ([0], True)])
+def test_optimized_threads(op, dtype, axes, keep):
+    """The Cython kernel over chunks past 256 channels, two threads, equals the reference."""
+    rng = np.random.default_rng(8)
+    x = _values(rng, [2, 5, 3, 301], dtype)
+    q_in, q_out = quant(0.05, _zero_point(rng, dtype)), quant(0.07, _zero_point(rng, dtype))
+    operands = [Var(x, quantization=q_in), Const(axes, np.int32)]
+    options = ReducerOptions(keep_dims=keep)
+    check_threads(op, operands, Out(dtype, q_out), options, _version(op, dtype))

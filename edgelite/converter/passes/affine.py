@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...quantization.ranges import is_quantized
 from ...schema.model import Model, Operator, Subgraph
 from .common import ACT_NONE, B, code_of, constant, fused_activation
 
@@ -32,7 +33,7 @@ def affine_layout(model: Model, sg: Subgraph, op: Operator) -> AffineLayout | No
     if layout is None or fused_activation(op) != ACT_NONE:
         return None
     out = sg.tensors[op.outputs[0]]
-    if out.type != 0 or out.quantization is not None:  # FLOAT32 only
+    if out.type != 0 or is_quantized(out):  # FLOAT32 only
         return None
     if constant(model, sg, op.inputs[layout.weights]) is None:
         return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...quantization.ranges import carry_range
 from ...schema.dtypes import tensor_type
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator
 from ...schema.graph import consumers, producers
@@ -82,9 +83,15 @@ def make_constant(model: Model, sg: Subgraph, tensor: int, value: np.ndarray) ->
 
 
 def replace_output(sg: Subgraph, old: int, new: int) -> None:
-    """Make readers of ``old`` read ``new``; a subgraph output keeps its name."""
+    """Make readers of ``old`` read ``new``; a subgraph output keeps its name.
+
+    A recorded (fake-quant) range of ``old`` goes to ``new`` when it has none: the two
+    hold the same values.
+    """
     if old in sg.outputs and new not in sg.inputs and new not in sg.outputs:
         sg.tensors[new].name = sg.tensors[old].name
+    if list(sg.tensors[old].shape) == list(sg.tensors[new].shape):
+        carry_range(sg.tensors[old], sg.tensors[new])
     sg.replace_tensor_uses(old, new)
 
 

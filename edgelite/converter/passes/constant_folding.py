@@ -12,6 +12,7 @@ import numpy as np
 
 from ...interpreter.kernels.base import Node, PrepareError, TensorInfo
 from ...interpreter.op_table import builtin_table
+from ...quantization.ranges import carry_range, is_quantized
 from ...schema.model import Model, Operator, Subgraph
 from ..versioning import operator_version
 from .common import B, View, code_of, constant, make_constant
@@ -40,7 +41,8 @@ def _info(sg: Subgraph, index: int, value: np.ndarray | None) -> TensorInfo | No
         return None
     t = sg.tensors[index]
     shape = tuple(value.shape) if value is not None else tuple(t.shape)
-    return TensorInfo(index, t.name, shape, t.dtype, t.type, t.quantization, value)
+    quantization = t.quantization if is_quantized(t) else None  # a range is no scale
+    return TensorInfo(index, t.name, shape, t.dtype, t.type, quantization, value)
 
 
 def infer_shapes(model: Model, sg: Subgraph, op: Operator) -> list[tuple[int, ...]] | None:
@@ -78,7 +80,7 @@ def evaluate(model: Model, sg: Subgraph, op: Operator) -> list[np.ndarray] | Non
     values = [constant(model, sg, i) for i in op.inputs]
     if any(v is None for v, i in zip(values, op.inputs) if i >= 0):
         return None
-    if any(sg.tensors[i].quantization is not None for i in op.inputs + op.outputs if i >= 0):
+    if any(is_quantized(sg.tensors[i]) for i in op.inputs + op.outputs if i >= 0):
         return None
     node = _node(model, sg, op, values)
     try:
@@ -111,7 +113,24 @@ def fold_operator(model: Model, sg: Subgraph, op: Operator) -> bool:
         return False
     for index, value in zip(op.outputs, results):
         make_constant(model, sg, index, value)
+    _carry_range(model, sg, op)
     return True
+
+
+# Folds that only move values: a recorded (fake-quant) range moves with them.
+_MOVES = frozenset({B.TRANSPOSE, B.RESHAPE, B.SQUEEZE, B.EXPAND_DIMS})
+
+
+def _carry_range(model: Model, sg: Subgraph, op: Operator) -> None:
+    if code_of(model, op) not in _MOVES or op.inputs[0] < 0:
+        return
+    perm = None
+    if code_of(model, op) == B.TRANSPOSE:
+        value = constant(model, sg, op.inputs[1])
+        if value is None:
+            return
+        perm = [int(p) for p in value.reshape(-1)]
+    carry_range(sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]], perm)
 
 
 def _times_zero(model: Model, sg: Subgraph, op: Operator) -> bool:
@@ -124,7 +143,7 @@ def _times_zero(model: Model, sg: Subgraph, op: Operator) -> bool:
         return False
     for i in op.inputs:
         value = constant(model, sg, i)
-        if value is not None and value.size and not value.any() and out.quantization is None:
+        if value is not None and value.size and not value.any() and not is_quantized(out):
             make_constant(model, sg, op.outputs[0], np.zeros(out.shape, out.dtype))
             return True
     return False

@@ -8,6 +8,7 @@ them (ADD, MUL, CONV_2D clamp only for the RELU family) or refuse them
 
 from __future__ import annotations
 
+from ...quantization.ranges import is_quantized
 from ...schema.generated.enums import ActivationFunctionType
 from ...schema.model import Model, Subgraph
 from .common import ACT_NONE, B, View, code_of
@@ -44,7 +45,7 @@ def fuse_activations(model: Model, sg: Subgraph) -> int:
         if options is None or getattr(options, "fused_activation_function", None) != ACT_NONE:
             continue
         out = sg.tensors[op.outputs[0]]
-        if out.type != 0 or out.quantization is not None:  # float32 only
+        if out.type != 0 or is_quantized(out):  # float32 only
             continue
         user = view.only_user(op.outputs[0])
         act = sg.operators[user] if user is not None and user not in fused else None

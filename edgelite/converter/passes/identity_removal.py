@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...quantization.ranges import is_quantized
 from ...schema.model import Model, Operator, Subgraph
 from .common import ACT_NONE, B, View, code_of, constant, replace_output, same_shape
 
@@ -57,7 +58,7 @@ def _neutral_operand(model: Model, sg: Subgraph, op: Operator, code: int, out) -
         if (
             same_shape(kept, out)
             and kept.type == out.type
-            and sg.tensors[op.inputs[pos]].quantization is None
+            and not is_quantized(sg.tensors[op.inputs[pos]])
         ):
             return other
     return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...quantization.ranges import carry_range
 from ...schema.model import Model, Operator, Subgraph
 from .affine import AFFINE
 from .common import ACT_NONE, B, View, add_constant, code_of, constant
@@ -87,6 +88,7 @@ def sink_reshapes(model: Model, sg: Subgraph) -> int:
                 has_rank=True,
             )
         )
+        carry_range(sg.tensors[final], sg.tensors[staged])  # same values, other shape
         if position is not None:
             value = constant(model, sg, op.inputs[position])
             assert value is not None  # checked by _channel_constant

@@ -1,6 +1,6 @@
 """The LSTM computation shared by UNIDIRECTIONAL_SEQUENCE_LSTM, BIDIRECTIONAL_SEQUENCE_LSTM
 and LSTM (TFLite's lstm_eval): the prepared description of a cell, the numpy reference
-and the optimized invoke.
+and the optimized invoke (hybrid int8-weight LSTMs: ``_lstm_hybrid``).
 
 One step, as TFLite's float kernel computes it (LstmStepFloat), for the gates input (i),
 forget (f), cell (g) and output (o):
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _lstm_hybrid
 from ._blas import use_blas_threads
 from ._recurrent import activate, sigmoid, state_view, time_major_view
 
@@ -74,6 +75,7 @@ class LstmData:
     proj_clip: float
     packed: tuple[Packed | None, ...] = field(default=())
     num_threads: int = 1
+    hybrid: Any = None  # _lstm_hybrid.HybridLstm: int8 weights, float activations
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,9 @@ def _sequences(data: LstmData, k: int, inputs, outputs):
 
 def invoke(data: LstmData, inputs, outputs) -> None:
     """Numpy reference: step through time, all batches of a step at once."""
+    if data.hybrid is not None:
+        _lstm_hybrid.invoke(data, inputs, outputs)
+        return
     use_blas_threads(data.num_threads)
     for k, cell in enumerate(data.cells):
         x, aux, out = _sequences(data, k, inputs, outputs)
@@ -209,7 +214,7 @@ BLAS_BATCH = 4
 def invoke_opt(data: LstmData, inputs, outputs) -> None:
     """Optimized: one GEMM for every step's input part, then the recurrence in Cython
     (whole sequence per batch row; with many rows, a GEMM per step and Cython for the rest)."""
-    if _recurrence is None:
+    if _recurrence is None or data.hybrid is not None:
         invoke(data, inputs, outputs)
         return
     use_blas_threads(data.num_threads)

@@ -19,7 +19,7 @@ loop except for these details, which decide some roundings and saturations:
   truncates (vshl by a negative amount) instead of rounding.
 * ADD: the rescaled sum is narrowed to int16 by wrapping before the zero point is
   added (in int16, wrapping), then saturated to 8 bits; MUL saturates to int16
-  first. int16 ADD/SUB (AVX2) use the floor-then-round-up multiply (``floor_up``).
+  first. int16 runs the scalar arithmetic everywhere.
 
 ``_qbroadcast`` decides which elements the SIMD loops compute. A forced rounding
 ("double" / "single") applies that MultiplyByQuantizedMultiplier everywhere.
@@ -27,17 +27,21 @@ loop except for these details, which decide some roundings and saturations:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from . import fixedpoint as fp
-from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, NON_BROADCAST, Plan
-from ._qbroadcast import element_forms, make_plan
+from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, Plan, element_forms, make_plan
 from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError, broadcast_shape
 from .fixedpoint_math import checked_log2
+
+try:
+    from . import _qelementwise
+except ImportError:  # extensions not built: the reference kernels still run
+    _qelementwise = None  # type: ignore[assignment]
 
 ADD, SUB, MUL, SQUARED_DIFFERENCE = "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"
 
@@ -45,8 +49,6 @@ ADD, SUB, MUL, SQUARED_DIFFERENCE = "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"
 _WIDTHS: dict[tuple[str, str], dict[int, int]] = {
     (ADD, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 8},
     (ADD, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
-    (ADD, "int16"): {FORM_ELEMENTWISE: 16},  # int16: not broadcasting only
-    (SUB, "int16"): {FORM_ELEMENTWISE: 16},
     (MUL, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 16},
     (MUL, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
 }
@@ -70,6 +72,8 @@ class QBinaryData:
     plan: Plan
     forms: np.ndarray | None  # FORM_* per output element ("tflite" only)
     wrapping_forms: tuple[int, ...]  # SIMD forms that narrow to int16 by wrapping, not saturating
+    params: dict[str, int] | None = None  # the C struct of the optimized int16 kernel
+    table: np.ndarray | None = None  # 8-bit: pair_table() for the optimized kernel
 
 
 def activation_bounds(act: int, scale: float, zero_point: int, dtype: np.dtype) -> tuple[int, int]:
@@ -134,8 +138,6 @@ def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarra
     widths = _WIDTHS.get((op, dtype.name))
     if rounding != "tflite" or widths is None:
         return None
-    if dtype == np.int16 and plan.category != NON_BROADCAST:
-        return None  # broadcasting int16 ADD/SUB run the reference kernel
     forms = element_forms(plan, widths)
     return forms if forms.any() else None
 
@@ -161,10 +163,6 @@ def _rescale_input(centred: np.ndarray, data: QBinaryData, i: int, form: int) ->
     multiplier, shift = data.input_multipliers[i]
     if data.rounding != "tflite":
         return _mbqm(centred << data.left_shift, multiplier, shift, data.rounding)
-    if data.dtype == np.int16:  # the AVX2 loop: one floor_up multiply with the shifts combined
-        if form == FORM_ELEMENTWISE:
-            return _mbqm(centred, multiplier, data.left_shift + shift, "floor_up")
-        return _mbqm(centred << data.left_shift, multiplier, shift, "double")
     if form == FORM_ELEMENTWISE and data.dtype == np.int8:
         return _srdhm(_neon_shift(centred, data.left_shift + shift), multiplier)
     if form != 0:
@@ -172,18 +170,12 @@ def _rescale_input(centred: np.ndarray, data: QBinaryData, i: int, form: int) ->
     return _mbqm(centred << data.left_shift, multiplier, shift, "double")
 
 
-def _output_mode(data: QBinaryData, form: int) -> str:
-    if data.rounding != "tflite":
-        return data.rounding
-    return "floor_up" if (data.dtype == np.int16 and form != 0) else "double"
-
-
 def _finish(raw: np.ndarray, data: QBinaryData, form: int) -> np.ndarray:
     """Output rescale + zero point + clamp, as the scalar or the SIMD loop does it."""
     multiplier, shift = data.output_multiplier
-    scaled = _mbqm(raw, multiplier, shift, _output_mode(data, form))
+    scaled = _mbqm(raw, multiplier, shift, "double" if data.rounding == "tflite" else data.rounding)
     info = np.iinfo(data.dtype)
-    if form != 0 and data.dtype != np.int16:
+    if form != 0:
         # Narrow to int16 (wrapping for ADD, saturating for MUL), add the zero point
         # in int16 (wrapping), saturate to 8 bits.
         wraps = form in data.wrapping_forms
@@ -253,7 +245,7 @@ def prepare(node: Node, op: str) -> Prepared:
     (s1, z1), (s2, z2) = per_tensor(a, "input"), per_tensor(b, "input")
     so, zo = per_tensor(out, "output")
     pot = _pot_shifts(node, op, (s1, s2, so)) if dtype == np.int16 else None
-    if dtype == np.int16 and (op != SUB or pot is not None):
+    if dtype == np.int16:
         for info, zero_point, what in ((a, z1, "input"), (b, z2, "input"), (out, zo, "output")):
             check_int16_symmetric(info, zero_point, what)
     rounding = rounding_mode(node, "tflite")
@@ -265,6 +257,12 @@ def prepare(node: Node, op: str) -> Prepared:
     elif pot is None:
         left_shift, inputs, output = additive_params(op, (s1, s2, so), dtype == np.int16, rounding)
     shape = broadcast_shape(a.shape, b.shape)
+    if pot is not None and op == ADD and a.shape != b.shape:
+        # TFLite's LSTM-path ADD is elementwise only (it aborts on broadcasting shapes).
+        raise PrepareError(
+            f"int16 ADD with power-of-two scales (pot_scale_int16) cannot broadcast "
+            f"{list(a.shape)} and {list(b.shape)}; give both inputs one shape"
+        )
     size = int(np.prod(shape, dtype=np.int64))
     plan = make_plan(a.shape, b.shape, size)
     forms = None if pot is not None else simd_forms(op, dtype, plan, rounding)
@@ -272,6 +270,10 @@ def prepare(node: Node, op: str) -> Prepared:
         op, dtype, (-z1, -z2), zo, left_shift, inputs, output, act_min, act_max, rounding,
         pot, plan, forms, _wrapping_forms(op, dtype),
     )  # fmt: skip
+    if dtype == np.int16:
+        data = replace(data, params=kernel_params(data))
+    elif _qelementwise is not None:
+        data = replace(data, table=pair_table(data))
     return Prepared(output_shapes=[shape], data=data)
 
 
@@ -296,3 +298,74 @@ def _pot_shifts(node: Node, op: str, scales: tuple[float, float, float]) -> tupl
             f"the other at the same or a smaller one; log2 scales are {[lg for _, lg in logs]}"
         )
     return -shifts[0], -shifts[1]
+
+
+# -- the optimized kernel ------------------------------------------------------------------
+
+
+def _strides6(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a C-contiguous ``shape`` broadcast to 6-d ``out_shape`` (0 = repeat)."""
+    padded = (1,) * (6 - len(shape)) + tuple(shape)
+    strides, step = [0] * 6, 1
+    for d in range(5, -1, -1):
+        strides[d] = step if padded[d] != 1 else 0
+        step *= padded[d]
+    return tuple(strides)
+
+
+def kernel_params(data: QBinaryData) -> dict[str, int]:
+    """The C parameter struct of ``_qelementwise.qbinary16``."""
+    (m1, s1), (m2, s2) = data.input_multipliers
+    mode = "double" if data.rounding == "tflite" else data.rounding
+    pot = data.pot_shifts or (0, 0)
+    return dict(
+        op=_OP_CODES[data.op], offset1=data.offsets[0], offset2=data.offsets[1],
+        output_offset=data.output_offset, left_shift=data.left_shift,
+        multiplier1=m1, shift1=s1, multiplier2=m2, shift2=s2,
+        output_multiplier=data.output_multiplier[0], output_shift=data.output_multiplier[1],
+        act_min=data.act_min, act_max=data.act_max, rounding=fp.rounding_code(mode),
+        pot=int(data.pot_shifts is not None), pot_shift1=pot[0], pot_shift2=pot[1],
+    )  # fmt: skip
+
+
+def pair_table(data: QBinaryData) -> np.ndarray:
+    """8-bit ops: the result for every (a, b) byte pair, one row per form up to the run's.
+
+    Row ``form``, entry ``a_byte * 256 + b_byte``, computed by the reference
+    arithmetic, viewed as uint8 bytes for ``_qelementwise.qbinary_table``.
+    """
+    values = np.arange(256, dtype=np.uint8).view(data.dtype).astype(np.int64)
+    a, b = np.repeat(values, 256), np.tile(values, 256)
+    rows = [_compute(a, b, data, 0)]
+    last = data.plan.run_form if data.forms is not None else 0
+    for form in range(1, last + 1):
+        rows.append(_compute(a, b, data, form) if form == last else rows[0])
+    table = np.ascontiguousarray(np.stack(rows).astype(data.dtype)).view(np.uint8)
+    table.flags.writeable = False
+    return table
+
+
+_OP_CODES = {ADD: 0, SUB: 1, MUL: 2, SQUARED_DIFFERENCE: 3}
+
+
+def invoke_optimized(data: QBinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """The Cython walks (``_qelementwise``), or the reference when they are not built."""
+    out = outputs[0]
+    if _qelementwise is None or out.ndim > 6 or not out.flags.c_contiguous:
+        invoke_reference(data, inputs, outputs)
+        return
+    a, b = np.ascontiguousarray(inputs[0]), np.ascontiguousarray(inputs[1])
+    shape = (1,) * (6 - out.ndim) + out.shape
+    walk = (shape, _strides6(a.shape, out.shape), _strides6(b.shape, out.shape))
+    if data.table is None:
+        _qelementwise.qbinary16(a.reshape(-1), b.reshape(-1), out.reshape(-1), *walk, data.params)
+        return
+    width = 0
+    if data.forms is not None:
+        width = _WIDTHS[(data.op, data.dtype.name)][data.plan.run_form]
+    run = data.plan.run if width else 0
+    _qelementwise.qbinary_table(
+        a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8),
+        out.reshape(-1).view(np.uint8), *walk, data.table,
+        run, run - run % width if width else 0, data.plan.run_form,
+    )  # fmt: skip

@@ -34,13 +34,18 @@ wrap the same way. An empty input gives raw zeros for MEAN and SUM, like TFLite.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import fixedpoint as fp
 from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, PrepareError, TensorInfo
+
+try:
+    from . import _qreduce  # type: ignore[attr-defined]
+except ImportError:  # extensions not built: the reference kernels still run
+    _qreduce = None  # type: ignore[assignment]
 
 MEAN, MEAN4D, SUM, PROD, COPY = "mean", "mean4d", "sum", "prod", "copy"
 # Channels the official Mean4D kernel multiplies per vector step.
@@ -67,6 +72,9 @@ class QuantReduce:
     bias: int = 0  # MEAN4D: added after the multiplier
     scale: float = 0.0  # SUM: s_in / s_out in float32
     sum_bias: float = 0.0  # SUM: -z_in * scale * count in float32
+    # The optimized kernel's (outer, reduce, inner) block and per-inner vector flags
+    block: tuple[int, int, int] | None = None
+    fast_mask: np.ndarray | None = None
 
 
 def vector_channels(depth: int, threads: int) -> np.ndarray:
@@ -230,3 +238,28 @@ def invoke(q: QuantReduce, x: np.ndarray, view: np.ndarray, axes: tuple[int, ...
     else:
         result = _prod(q, x, axes)
     np.copyto(view, np.clip(result, q.low, q.high), casting="unsafe")
+
+
+# -- invoke (optimized) ------------------------------------------------------------------
+
+
+def with_block(q: QuantReduce, block: tuple[int, int, int] | None) -> QuantReduce:
+    """``q`` prepared for the optimized kernel when the reduced axes form one block."""
+    if block is None or _qreduce is None or q.path not in (MEAN, MEAN4D, SUM):
+        return q
+    inner = block[2]
+    if q.path == MEAN4D:
+        assert q.vector_channels is not None and len(q.vector_channels) == inner
+        mask = q.vector_channels.astype(np.uint8)
+    else:
+        mask = np.zeros(inner, np.uint8)
+    return replace(q, block=block, fast_mask=mask)
+
+
+def invoke_opt(q: QuantReduce, x: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """Run the Cython kernel if ``with_block`` prepared one; False: use the reference."""
+    if q.block is None or x.size == 0:
+        return False
+    tail, vector = fp.rounding_code(q.rounding), fp.rounding_code(q.vector_rounding)
+    _qreduce.run(x, out, q.block, q.path, q, q.fast_mask, tail, vector, threads)
+    return True

@@ -32,8 +32,11 @@ from .base import Node, PrepareError, TensorInfo
 
 QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
-# Epilogue kinds besides the fixedpoint rounding modes.
+# Epilogue kinds besides the fixedpoint rounding modes, and the per-channel codes of
+# all of them (fixedpoint's ROUND_* codes, then MODE_INT64 / MODE_REAL of _qepilogue.pxd).
 INT64, REAL = "int64", "real"
+MODE_CODES = {**fp.ROUNDING_CODES, INT64: 4, REAL: 5}
+MODE_NAMES = {code: name for name, code in MODE_CODES.items()}
 
 
 def qrange(dtype: np.dtype) -> tuple[int, int]:
@@ -139,20 +142,26 @@ def pick_rounding(node: Node, official: str) -> str:
     raise PrepareError(f"rounding {wanted!r} is not one of 'tflite', 'double', 'single'")
 
 
-def conv_multipliers(
-    in_scale: float, filter_scales: np.ndarray, out_scale: float, channels: int, mode: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (int32 multiplier, int32 shift) of s_in * s_w[c] / s_out."""
-    reals = (
-        np.float64(np.float32(in_scale))
-        * np.broadcast_to(np.asarray(filter_scales, np.float32).astype(np.float64), (channels,))
+def effective_scales(x_scale: float, filter_scales: np.ndarray, out_scale: float, channels: int):
+    """double(s_in) * double(s_w[c]) / double(s_out), one per channel (TFLite's order)."""
+    filters = np.asarray(filter_scales, np.float32).astype(np.float64).reshape(-1)
+    return (
+        np.float64(np.float32(x_scale))
+        * np.broadcast_to(filters, (channels,))
         / np.float64(np.float32(out_scale))
     )
-    multipliers, shifts = fp.quantize_multiplier_array(
-        reals, "single" if mode == "single" else "double"
-    )
-    top = 7 if mode == INT64 else 30
-    if shifts.size and (shifts.max() > top or shifts.min() < -31):
+
+
+def conv_multipliers(reals: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (int32 multiplier, int32 shift) of the effective scales.
+
+    QuantizeMultiplier is the same in every mode except TFLITE_SINGLE_ROUNDING's
+    saturation of shifts above 30; the int64 form only takes shifts up to 7.
+    """
+    single = "single" in names
+    multipliers, shifts = fp.quantize_multiplier_array(reals, "single" if single else "double")
+    top = np.array([7 if name == INT64 else 30 for name in names])
+    if shifts.size and (np.any(shifts > top) or shifts.min() < -31):
         raise PrepareError(
             f"effective output scale {float(reals.max()):g} (input * filter / output scale) "
             "is out of the range the integer kernels can apply"
@@ -176,56 +185,72 @@ def check_bias_scale(
 
 
 class Requant(NamedTuple):
-    """Everything the requantizing epilogue needs (per-channel arrays broadcast to C)."""
+    """Everything the requantizing epilogue needs, one entry per output channel."""
 
-    mode: str  # a fixedpoint rounding mode, INT64 or REAL
+    codes: np.ndarray  # int8 [C]: MODE_CODES of each channel's multiplication
     multiplier: np.ndarray  # int32 [C]
     shift: np.ndarray  # int32 [C]
-    real: np.ndarray  # float64 [C] (REAL only)
+    real: np.ndarray  # float64 [C] (REAL channels)
     zero_point: int
     low: int
     high: int
     dtype: np.dtype
 
-    @property
-    def rounding_code(self) -> int:
-        """The ``ROUND_*`` code of _fixedpoint.pxd (INT64/REAL: -1, handled apart)."""
-        return fp.ROUNDING_CODES.get(self.mode, -1)
+    def epilogue(self, bias32: np.ndarray | None, bias64: np.ndarray | None) -> tuple:
+        """The argument tuple of the Cython epilogue (_qconv.requant / conv_gemm)."""
+        empty32, empty64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return (
+            np.ascontiguousarray(bias32, np.int32) if bias32 is not None else empty32,
+            np.ascontiguousarray(bias64, np.int64) if bias64 is not None else empty64,
+            self.multiplier,
+            self.shift,
+            self.codes,
+            self.real,
+            self.zero_point,
+            self.low,
+            self.high,
+        )
 
 
 def make_requant(
-    node: Node,
-    x: TensorInfo,
+    x_scale: float,
     filter_scales: np.ndarray,
     out: TensorInfo,
     channels: int,
     act: int,
-    mode: str,
+    modes: str | list[str],
 ) -> Requant:
-    """The epilogue of a convolution-like op: s_in * s_w[c] / s_out, output zp and clamp."""
+    """The epilogue of a convolution-like op: s_in * s_w[c] / s_out, output zp and clamp.
+
+    ``modes`` is one mode for every channel or a list with one per channel.
+    """
     low, high = activation_bounds(act, out)
     if low > high:
         raise PrepareError(f"fused activation leaves an empty range [{low}, {high}]")
-    multiplier, shift = conv_multipliers(x.scale, filter_scales, out.scale, channels, mode)
-    reals = (
-        np.float64(np.float32(x.scale))
-        * np.broadcast_to(np.asarray(filter_scales, np.float32).astype(np.float64), (channels,))
-        / np.float64(np.float32(out.scale))
-    )
-    return Requant(mode, multiplier, shift, reals, out.zero_point, low, high, out.dtype)
+    names = [modes] * channels if isinstance(modes, str) else list(modes)
+    reals = effective_scales(x_scale, filter_scales, out.scale, channels)
+    multiplier, shift = conv_multipliers(reals, names)
+    codes = np.array([MODE_CODES[name] for name in names], np.int8)
+    return Requant(codes, multiplier, shift, reals, out.zero_point, low, high, out.dtype)
 
 
 def requantize(acc: np.ndarray, rq: Requant) -> np.ndarray:
     """Reference epilogue: clamp(multiply(acc) + zero point), channels on the last axis.
 
-    ``acc`` holds exact integer sums (int64); int32 epilogues see them wrapped to
-    int32 like the C accumulators.
+    ``acc`` holds exact integer sums (int64), bias included; int32 epilogues see them
+    wrapped to int32 like the C accumulators.
     """
     acc = np.asarray(acc, np.int64)
-    if rq.mode == REAL:
-        scaled = fp.multiply_by_real_multiplier(acc, rq.real)
-    elif rq.mode == INT64:
-        scaled = fp.multiply_by_quantized_multiplier_int64(acc, rq.multiplier, rq.shift)
-    else:
-        scaled = fp.multiply_by_quantized_multiplier(fp.wrap(acc), rq.multiplier, rq.shift, rq.mode)
-    return np.clip(np.asarray(scaled, np.int64) + rq.zero_point, rq.low, rq.high).astype(rq.dtype)
+    scaled = np.zeros(acc.shape, np.int64)
+    for code in np.unique(rq.codes):
+        channels = rq.codes == code
+        part, mode = acc[..., channels], MODE_NAMES[int(code)]
+        mult, shift = rq.multiplier[channels], rq.shift[channels]
+        if mode == REAL:
+            value = fp.multiply_by_real_multiplier(part, rq.real[channels])
+        elif mode == INT64:
+            value = fp.multiply_by_quantized_multiplier_int64(part, mult, shift)
+        else:
+            value = fp.multiply_by_quantized_multiplier(fp.wrap(part), mult, shift, mode)
+        scaled[..., channels] = value
+    return np.clip(scaled + rq.zero_point, rq.low, rq.high).astype(rq.dtype)

@@ -7,7 +7,9 @@ HARD_SWISH, GELU, LEAKY_RELU, PRELU) the optimized version is a fused, vectorize
 Cython loop (``_elementwise.pyx``), split over ``num_threads``. The RELU family is
 one clip pass already and has no separate version.
 
-Quantized (int8/uint8/int16) activations are a later piece of work.
+Quantized activations (int8, uint8, int16 where TFLite has them) follow the
+official integer kernels bit for bit (``_qactivation``); PRELU's quantized form is
+in ``_qprelu``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
+from . import _qactivation as qa
+from . import _qprelu
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
-from .unary import check_output, check_same_type, check_type, unary_prepare
+from .unary import check_output, check_same_type, check_type, is_quantized, unary_prepare
 
 try:
     from ._elementwise import (
@@ -147,11 +151,17 @@ _REFERENCE = {
 
 def invoke(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: the numpy formula for the op."""
+    if isinstance(data, qa.QUnaryData):
+        qa.invoke_reference(data, inputs, outputs)
+        return
     _REFERENCE[data.kind](inputs[0], outputs[0], data)
 
 
 def invoke_opt(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
-    """Optimized: one fused pass over the flat tensor."""
+    """Optimized: one fused pass over the flat tensor (quantized: a table gather)."""
+    if isinstance(data, qa.QUnaryData):
+        qa.invoke_table(data, inputs, outputs)
+        return
     out = outputs[0]
     if data.fused_kind < 0 or not out.flags.c_contiguous:
         invoke(data, inputs, outputs)
@@ -175,8 +185,56 @@ _KINDS = {
 }
 
 
+# Quantized types each op has in TFLite, and the arithmetic (see _qactivation).
+_I8, _U8, _I16 = TensorType.INT8, TensorType.UINT8, TensorType.INT16
+_QUANTIZED: dict[BuiltinOperator, tuple[tuple[TensorType, ...], Any]] = {
+    BuiltinOperator.RELU: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, np.inf)),
+    BuiltinOperator.RELU6: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, 6.0)),
+    BuiltinOperator.RELU_N1_TO_1: ((_I8, _U8), lambda n: qa.relu_compute(n, -1.0, 1.0)),
+    BuiltinOperator.RELU_0_TO_1: ((_I8, _U8), lambda n: qa.relu_compute(n, 0.0, 1.0)),
+    BuiltinOperator.LEAKY_RELU: ((_I8, _U8, _I16), qa.leaky_relu_compute),
+    BuiltinOperator.HARD_SWISH: ((_I8, _U8), qa.hard_swish_compute),
+    BuiltinOperator.LOGISTIC: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, False)),
+    BuiltinOperator.TANH: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, True)),
+    BuiltinOperator.ELU: ((_I8,), lambda n: qa.lut8_compute(n, "ELU")),
+    BuiltinOperator.GELU: ((_I8, _U8), lambda n: qa.lut8_compute(n, _gelu_kind(n))),
+}
+
+
+def _gelu_kind(node: Node) -> str:
+    return "GELU_TANH" if getattr(node.options, "approximate", False) else "GELU"
+
+
+def _sigmoid_like(node: Node, tanh: bool) -> Any:
+    if node.input(0).type == TensorType.INT16:
+        return qa.int16_sigmoid_compute(node, tanh)
+    out = node.outputs[0]
+    if not tanh and out.scale != 1.0 / 256:
+        # TFLite: TF_LITE_ENSURE(context, output->params.scale == 1. / 256).
+        raise PrepareError(
+            f"output {out.name!r} has scale {out.scale!r}; quantized LOGISTIC needs output "
+            "scale 1/256 (output->params.scale == 1. / 256)"
+        )
+    return qa.lut8_compute(node, "TANH" if tanh else "LOGISTIC")
+
+
+def _prepare_quantized(node: Node, op: BuiltinOperator) -> Prepared:
+    check_inputs(node, 1)
+    types, make = _QUANTIZED.get(op, ((), None))
+    x = node.input(0)
+    if x.type not in types:
+        names = ", ".join(TensorType(t).name.lower() for t in types) or "no quantized types"
+        raise PrepareError(
+            f"quantized {node.op} supports {names} (as TFLite); input {x.name!r} is "
+            f"{TensorType(x.type).name.lower()}"
+        )
+    return qa.make_data(node, make(node))
+
+
 def _prepare_for(op: BuiltinOperator):
     def prepare(node: Node) -> Prepared:
+        if node.inputs and node.inputs[0] is not None and is_quantized(node.inputs[0]):
+            return _prepare_quantized(node, op)
         threads = max(node.num_threads, 1)
         if op in _CLAMPS:
             low, high = _CLAMPS[op]
@@ -212,6 +270,9 @@ def prepare_prelu(node: Node) -> Prepared:
     """PRELU: alpha broadcasts against the input, the output keeps the input's shape."""
     check_inputs(node, 2)
     x, alpha = node.input(0), node.input(1)
+    if is_quantized(x):
+        check_type(node, x, (_I8, _U8), allow_quantized=True)
+        return _qprelu.prepare(node)
     check_type(node, x, F32)
     check_same_type(node, (x, alpha))
     check_output(node, x.type)
@@ -247,6 +308,9 @@ def _alpha_block(alpha: np.ndarray, out_shape: tuple[int, ...], dims: int) -> np
 
 def invoke_prelu(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: x >= 0 ? x : x * alpha (alpha broadcast)."""
+    if isinstance(data, _qprelu.QPreluData):
+        _qprelu.invoke_reference(data, inputs, outputs)
+        return
     x, alpha = inputs
     out = outputs[0]
     with np.errstate(all="ignore"):
@@ -256,6 +320,9 @@ def invoke_prelu(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) 
 
 def invoke_prelu_opt(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one pass with the alpha block repeating along the flat tensor."""
+    if isinstance(data, _qprelu.QPreluData):
+        _qprelu.invoke_optimized(data, inputs, outputs)
+        return
     x, alpha = inputs
     out = outputs[0]
     if prelu_f32 is None or not out.flags.c_contiguous:
@@ -284,10 +351,7 @@ _VERSIONS = {
 
 KERNELS = {
     op: KernelSpec(
-        prepare=_prepare_for(op),
-        invoke=invoke,
-        versions=versions,
-        invoke_opt=None if op in _CLAMPS else invoke_opt,
+        prepare=_prepare_for(op), invoke=invoke, versions=versions, invoke_opt=invoke_opt
     )
     for op, versions in _VERSIONS.items()
 }

@@ -2,7 +2,13 @@
 logical ops LOGICAL_AND LOGICAL_OR LOGICAL_NOT, all broadcasting.
 
 One ufunc with ``out=`` each: allocation-free, so no separate optimized version.
-Quantized comparisons (which rescale both sides first) are a later piece of work.
+
+Quantized int8/uint8 inputs (and int16 ones of EQUAL / NOT_EQUAL) are compared as
+TFLite does, after bringing both to a common scale: ``(x - zero_point) << 8``
+times the input's own scale as a quantized multiplier (``ComparisonWithScaling``).
+That rounds, so two different reals may compare equal, exactly as in the official
+runtime. int16 LESS / GREATER and friends compare the raw values (the official
+kernel ignores int16 quantization there).
 """
 
 from __future__ import annotations
@@ -14,13 +20,25 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
-from .base import KernelSpec, Node, Prepared, broadcast_shape, check_inputs
-from .unary import check_output, check_same_type, check_type, unary_prepare
+from . import fixedpoint as fp
+from ._qparams import per_tensor, rounding_mode
+from .base import (
+    KernelSpec,
+    Node,
+    Prepared,
+    PrepareError,
+    TensorInfo,
+    broadcast_shape,
+    check_inputs,
+)
+from .unary import check_output, check_same_type, check_type, is_quantized, unary_prepare
 
-_ORDERED = (TensorType.FLOAT32, TensorType.INT32, TensorType.INT64)
+_8BIT = (TensorType.INT8, TensorType.UINT8)
+_ORDERED = (TensorType.FLOAT32, TensorType.INT32, TensorType.INT64, TensorType.INT16, *_8BIT)
 # EQUAL/NOT_EQUAL also take bool and string tensors (strings compare byte-wise).
 _EQUALITY = (*_ORDERED, TensorType.BOOL, TensorType.STRING)
 _BOOL = (TensorType.BOOL,)
+_EQUALITY_OPS = (BuiltinOperator.EQUAL, BuiltinOperator.NOT_EQUAL)
 
 # op -> (ufunc, input types, versions)
 _BINARY: dict[
@@ -40,24 +58,72 @@ _BINARY: dict[
 @dataclass(frozen=True)
 class CompareData:
     ufunc: Callable[..., Any]
+    # Quantized inputs: (offset, multiplier, shift) of each side, and the rounding.
+    rescale: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+    rounding: str = "double"
 
 
-def _make_prepare(ufunc: Callable[..., Any], allowed: tuple[TensorType, ...]):
+def _make_prepare(op: BuiltinOperator, ufunc: Callable[..., Any], allowed: tuple[TensorType, ...]):
     def prepare(node: Node) -> Prepared:
         check_inputs(node, 2)
         a, b = node.input(0), node.input(1)
-        check_type(node, a, allowed)
+        check_type(node, a, allowed, allow_quantized=True)
         check_same_type(node, (a, b))
         check_output(node, TensorType.BOOL)
         shape = broadcast_shape(a.shape, b.shape)
-        return Prepared(output_shapes=[shape], data=CompareData(ufunc))
+        rescale, rounding = None, "double"
+        if a.type in _8BIT or (a.type == TensorType.INT16 and op in _EQUALITY_OPS):
+            rescale, rounding = _quantized(node, op, a, b)
+        return Prepared(output_shapes=[shape], data=CompareData(ufunc, rescale, rounding))
 
     return prepare
 
 
+def _quantized(
+    node: Node, op: BuiltinOperator, a: TensorInfo, b: TensorInfo
+) -> tuple[tuple[tuple[int, int, int], tuple[int, int, int]] | None, str]:
+    """TFLite's rescaling of quantized comparison inputs (None: compare raw values)."""
+    if a.type == TensorType.INT16 and not is_quantized(a):
+        if op == BuiltinOperator.NOT_EQUAL:
+            # The official kernel writes nothing for this case.
+            raise PrepareError(f"NOT_EQUAL of int16 {a.name!r} needs quantization parameters")
+        return None, "double"
+    rounding = rounding_mode(node, "double")
+    sides = []
+    for info in (a, b):
+        if not is_quantized(info):
+            raise PrepareError(
+                f"{node.op} input {info.name!r} is {TensorType(info.type).name.lower()} "
+                "without quantization parameters; TFLite compares 8-bit inputs by their "
+                "real values, so they need a scale and a zero point"
+            )
+        scale, zero_point = per_tensor(info, "input")
+        if scale >= 1.0:
+            # TFLite rescales with MultiplyByQuantizedMultiplierSmallerThanOneExp:
+            # scales of 1 and above abort or give meaningless results there.
+            raise PrepareError(
+                f"input {info.name!r} has scale {scale!r}; quantized comparisons need "
+                "scales below 1"
+            )
+        mode = "single" if rounding == "single" else "double"
+        multiplier, shift = fp.quantize_multiplier_smaller_than_one_exp(scale, mode)
+        sides.append((-zero_point, multiplier, shift))
+    return (sides[0], sides[1]), rounding
+
+
+def _rescaled(x: np.ndarray, side: tuple[int, int, int], rounding: str) -> np.ndarray:
+    offset, multiplier, shift = side
+    shifted = (x.astype(np.int64) + offset) << 8
+    return fp.multiply_by_quantized_multiplier(shifted, multiplier, shift, rounding)
+
+
 def invoke(data: CompareData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Compare (or combine) elementwise with broadcasting into the bool output."""
-    data.ufunc(inputs[0], inputs[1], out=outputs[0])
+    a, b = inputs
+    if data.rescale is not None:
+        a = _rescaled(a, data.rescale[0], data.rounding)
+        b = _rescaled(b, data.rescale[1], data.rounding)
+    data.ufunc(a, b, out=outputs[0])
 
 
 def prepare_not(node: Node) -> Prepared:
@@ -71,7 +137,7 @@ def invoke_not(data: CompareData, inputs: list[Any], outputs: list[np.ndarray]) 
 
 
 KERNELS = {
-    op: KernelSpec(prepare=_make_prepare(ufunc, allowed), invoke=invoke, versions=versions)
+    op: KernelSpec(prepare=_make_prepare(op, ufunc, allowed), invoke=invoke, versions=versions)
     for op, (ufunc, allowed, versions) in _BINARY.items()
 }
 KERNELS[BuiltinOperator.LOGICAL_NOT] = KernelSpec(prepare=prepare_not, invoke=invoke_not)

@@ -1,4 +1,5 @@
-"""CONV_2D, float32 (schema versions 1-8).
+"""CONV_2D: float32 here; int8 / uint8 / int16 in _conv_2d_quant, hybrid in _conv_hybrid
+(schema versions 1-8).
 
 Inputs: input [N, H, W, C], filter [out, kh, kw, C / groups], bias [out] (optional
 here; the official runtime insists on it), output [N, oh, ow, out]. Padding SAME or
@@ -13,8 +14,7 @@ cache, with rows split across ``num_threads``. The filter is the GEMM's transpos
 operand as it is stored ([out, kh*kw*C/groups] per group): no copy at prepare, so
 constant filters stay zero-copy views of the model file.
 
-Deviations: a fused TANH is applied (the official float kernel ignores it). int8 /
-uint8 / int16 activations and hybrid (int8 filter, float input) are not supported yet.
+Deviations: a fused TANH is applied (the official float kernel ignores it).
 """
 
 from __future__ import annotations
@@ -73,9 +73,12 @@ def prepare(node: Node) -> Prepared:
     """Validate, compute the output shape and padding, view constant weights for the GEMM."""
     check_inputs(node, 2, 3)
     x, filt = node.input(INPUT), node.input(FILTER)
-    win.require_float(x, "CONV_2D")
-    win.require_float_weights(filt, "CONV_2D")
-    win.require_output_dtype(node, np.dtype(np.float32))
+    quantized = x.dtype in win.QUANTIZED_DTYPES
+    hybrid = x.dtype == np.dtype(np.float32) and filt.dtype in win.QUANTIZED_DTYPES
+    if not (quantized or hybrid):
+        win.require_float(x, "CONV_2D")
+        win.require_float_weights(filt, "CONV_2D")
+        win.require_output_dtype(node, np.dtype(np.float32))
     win.require_rank(x, 4, "input", "[batch, height, width, channels]")
     win.require_rank(filt, 4, "filter", "[out, h, w, in]")
     opts = node.options
@@ -95,13 +98,25 @@ def prepare(node: Node) -> Prepared:
             f"be a multiple of the filter's, and {out_c} outputs a multiple of the groups"
         )
     groups = channels // group_in
-    win.float_bias(node, BIAS, out_c, "CONV_2D")
+    if not quantized:
+        win.float_bias(node, BIAS, out_c, "CONV_2D")
     oh, pad_t = win.output_and_padding(
         height, kh, opts.stride_h, opts.dilation_h_factor, opts.padding, "height"
     )
     ow, pad_l = win.output_and_padding(
         width, kw, opts.stride_w, opts.dilation_w_factor, opts.padding, "width"
     )
+    window = (kh, kw, opts.stride_h, opts.stride_w, opts.dilation_h_factor,
+              opts.dilation_w_factor, pad_t, pad_l)  # fmt: skip
+    # The quantized and hybrid modules are imported only by the models that need them.
+    if quantized:
+        from . import _conv_2d_quant
+
+        return _conv_2d_quant.prepare(node, groups, window, (batches, oh, ow, out_c))
+    if hybrid:
+        from . import _conv_hybrid
+
+        return _conv_hybrid.prepare_conv(node, groups, window, (batches, oh, ow, out_c))
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
     pointwise = kh == kw == 1 and opts.stride_h == opts.stride_w == 1 and groups == 1
     k = kh * kw * group_in
@@ -113,16 +128,7 @@ def prepare(node: Node) -> Prepared:
         dilation=(opts.dilation_h_factor, opts.dilation_w_factor),
         pad=(pad_t, pad_l),
         kernel=(kh, kw),
-        window=(
-            kh,
-            kw,
-            opts.stride_h,
-            opts.stride_w,
-            opts.dilation_h_factor,
-            opts.dilation_w_factor,
-            pad_t,
-            pad_l,
-        ),
+        window=window,
         groups=groups,
         low=low,
         high=high,
@@ -139,6 +145,8 @@ def prepare(node: Node) -> Prepared:
 
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: zero-pad, then one matrix product per filter tap and group."""
+    if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
+        return data.invoke(inputs, outputs)
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (dh, dw), (kh, kw) = data.stride, data.dilation, data.kernel
@@ -167,6 +175,8 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM (1x1) or chunked im2col + GEMM, fused bias/activation epilogue."""
+    if type(data) is not OpData:
+        return data.invoke_opt(inputs, outputs)
     x, out = inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     bias = bias.reshape(-1)

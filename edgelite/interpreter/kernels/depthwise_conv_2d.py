@@ -1,4 +1,5 @@
-"""DEPTHWISE_CONV_2D, float32 (schema versions 1-7).
+"""DEPTHWISE_CONV_2D: float32 here; int8 / uint8 / int16 in _depthwise_quant, hybrid in
+_conv_hybrid (schema versions 1-7).
 
 Inputs: input [N, H, W, C], filter [1, kh, kw, C * m], bias [C * m] (optional),
 output [N, oh, ow, C * m]; output channel ``c * m + j`` convolves input channel ``c``
@@ -13,8 +14,7 @@ Optimized path: a Cython kernel (``_depthwise.pyx``): 16 channels at a time in
 sharing every weight load, border pixels skip their padding taps; bias and
 activation fused; output rows split across ``num_threads``.
 
-Deviations: a fused TANH is applied (the official float kernel ignores it). Quantized
-and hybrid variants are not supported yet.
+Deviations: a fused TANH is applied (the official float kernel ignores it).
 """
 
 from __future__ import annotations
@@ -55,9 +55,12 @@ def prepare(node: Node) -> Prepared:
     """Validate shapes and options; compute output shape, padding and depth multiplier."""
     check_inputs(node, 2, 3)
     x, filt = node.input(INPUT), node.input(FILTER)
-    win.require_float(x, "DEPTHWISE_CONV_2D")
-    win.require_float_weights(filt, "DEPTHWISE_CONV_2D")
-    win.require_output_dtype(node, np.dtype(np.float32))
+    quantized = x.dtype in win.QUANTIZED_DTYPES
+    hybrid = x.dtype == np.dtype(np.float32) and filt.dtype in win.QUANTIZED_DTYPES
+    if not (quantized or hybrid):
+        win.require_float(x, "DEPTHWISE_CONV_2D")
+        win.require_float_weights(filt, "DEPTHWISE_CONV_2D")
+        win.require_output_dtype(node, np.dtype(np.float32))
     win.require_rank(x, 4, "input", "[batch, height, width, channels]")
     win.require_rank(filt, 4, "filter", "[1, h, w, channels * multiplier]")
     opts = node.options
@@ -77,13 +80,27 @@ def prepare(node: Node) -> Prepared:
         raise PrepareError(
             f"filter {filt.name!r} has {out_c} channels, not a multiple of the input's {channels}"
         )
-    win.float_bias(node, BIAS, out_c, "DEPTHWISE_CONV_2D")
+    if not quantized:
+        win.float_bias(node, BIAS, out_c, "DEPTHWISE_CONV_2D")
     oh, pad_t = win.output_and_padding(
         height, kh, opts.stride_h, opts.dilation_h_factor, opts.padding, "height"
     )
     ow, pad_l = win.output_and_padding(
         width, kw, opts.stride_w, opts.dilation_w_factor, opts.padding, "width"
     )
+    steps = (opts.stride_h, opts.stride_w, opts.dilation_h_factor, opts.dilation_w_factor,
+             pad_t, pad_l)  # fmt: skip
+    # The quantized and hybrid modules are imported only by the models that need them.
+    if quantized:
+        from . import _depthwise_quant
+
+        return _depthwise_quant.prepare(node, steps, out_c // channels, (batches, oh, ow, out_c))
+    if hybrid:
+        from . import _conv_hybrid
+
+        return _conv_hybrid.prepare_depthwise(
+            node, steps, out_c // channels, (batches, oh, ow, out_c)
+        )
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
     data = OpData(
         stride=(opts.stride_h, opts.stride_w),
@@ -100,6 +117,8 @@ def prepare(node: Node) -> Prepared:
 
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: zero-pad, repeat input channels m times, multiply-add per filter tap."""
+    if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
+        return data.invoke(inputs, outputs)
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (dh, dw) = data.stride, data.dilation
@@ -124,6 +143,8 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the Cython register-blocked kernel."""
+    if type(data) is not OpData:
+        return data.invoke_opt(inputs, outputs)
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     steps = (*data.stride, *data.dilation, *data.pad)

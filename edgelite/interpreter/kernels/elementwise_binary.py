@@ -25,8 +25,14 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
 from . import _qbinary
 from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
-from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_same_type, check_type
-from .unary import is_quantized
+from .unary import (
+    QUANTIZED_TYPES,
+    c_cast_int32,
+    check_output,
+    check_same_type,
+    check_type,
+    is_quantized,
+)
 
 Compute = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
@@ -275,6 +281,14 @@ def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> No
         np.clip(out, data.low, data.high, out=out)
 
 
+def invoke_opt(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Quantized ops: the Cython kernel; float and plain integer ops: as the reference."""
+    if isinstance(data, _qbinary.QBinaryData):
+        _qbinary.invoke_optimized(data, inputs, outputs)
+        return
+    invoke(data, inputs, outputs)
+
+
 # -- ADD_N --------------------------------------------------------------------------
 
 
@@ -307,7 +321,12 @@ def invoke_add_n(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray])
 
 
 KERNELS = {
-    op: KernelSpec(prepare=_make_prepare(op, computes, fused), invoke=invoke, versions=versions)
+    op: KernelSpec(
+        prepare=_make_prepare(op, computes, fused),
+        invoke=invoke,
+        versions=versions,
+        invoke_opt=invoke_opt if op in _QUANTIZED else None,
+    )
     for op, (computes, fused, versions) in _OPS.items()
 }
 KERNELS[BuiltinOperator.ADD_N] = KernelSpec(prepare=prepare_add_n, invoke=invoke_add_n)

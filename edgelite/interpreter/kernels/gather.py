@@ -1,5 +1,9 @@
 """GATHER, GATHER_ND, SCATTER_ND, EMBEDDING_LOOKUP: index-driven copies (bit-exact).
 
+Quantized tables are copied raw, whatever their parameters. EMBEDDING_LOOKUP of an
+int8/uint8 table into a float32 output is the hybrid kernel: each looked-up row is
+``row * scale`` (per tensor, or per row), zero point 0, as TFLite's EvalHybrid.
+
 Indices are checked at invoke: like TFLite, an index outside the indexed
 dimension (negative ones included; numpy would wrap them) is an error, never a
 silent wrap or clamp.
@@ -20,7 +24,15 @@ from ._shape_util import (
     check_same_dtype,
     index_values,
 )
-from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+from .base import (
+    KernelSpec,
+    Node,
+    Prepared,
+    PrepareError,
+    TensorInfo,
+    check_dtype,
+    check_inputs,
+)
 
 try:
     from . import _gather as fast  # type: ignore[attr-defined]
@@ -175,6 +187,52 @@ def _invoke_scatter_nd(depth: int, inputs: list[np.ndarray], outputs: list[np.nd
         np.add.at(flat_out, rows, flat_updates)  # repeated indices accumulate
 
 
+@dataclass(frozen=True)
+class HybridEmbedding:
+    """EMBEDDING_LOOKUP of an int8/uint8 table into float32: each row's scale."""
+
+    row_scales: np.ndarray  # float64 [rows]: scale of each table row
+
+
+def _hybrid_embedding(node: Node, table: TensorInfo, out: TensorInfo) -> HybridEmbedding | None:
+    """Validate the table's quantization as TFLite does; hybrid data when the output is float."""
+    q = table.quantization
+    quantized = q is not None and len(q.scale) > 0
+    hybrid = table.dtype in (np.int8, np.uint8) and out.dtype == np.float32
+    if not quantized:
+        if hybrid:
+            raise PrepareError(
+                f"table {table.name!r} is {table.dtype.name} without quantization parameters; "
+                "a float32 output needs its scale"
+            )
+        return None
+    assert q is not None
+    rows = table.shape[0]
+    if hybrid and (len(q.zero_point) == 0 or int(q.zero_point[0]) != 0):
+        raise PrepareError(
+            f"hybrid EMBEDDING_LOOKUP needs a symmetric table: {table.name!r} has zero point "
+            f"{int(q.zero_point[0]) if len(q.zero_point) else None}, not 0"
+        )
+    if len(q.scale) > 1 or len(q.zero_point) > 1:
+        if not hybrid:
+            raise PrepareError(
+                f"per-row quantization of {table.name!r} needs an int8/uint8 table and a "
+                "float32 output (hybrid EMBEDDING_LOOKUP)"
+            )
+        if q.quantized_dimension != 0 or len(q.scale) != rows or len(q.zero_point) != rows:
+            raise PrepareError(
+                f"table {table.name!r} has {len(q.scale)} scales and {len(q.zero_point)} zero "
+                f"points on dimension {q.quantized_dimension}; per-row quantization needs "
+                f"{rows} of each on dimension 0"
+            )
+    if not hybrid:
+        return None
+    scales = np.asarray(q.scale, np.float32).astype(np.float64)
+    if not (np.isfinite(scales).all() and (scales > 0).all()):
+        raise PrepareError(f"table {table.name!r} has a scale that is not > 0")
+    return HybridEmbedding(np.broadcast_to(scales, (rows,)).copy())
+
+
 def _prepare_embedding_lookup(node: Node) -> Prepared:
     check_inputs(node, 2)
     ids, table, out = node.input(0), node.input(1), node.outputs[0]
@@ -182,17 +240,33 @@ def _prepare_embedding_lookup(node: Node) -> Prepared:
     check_plain(table)
     if len(ids.shape) != 1 or len(table.shape) < 2:
         raise PrepareError("EMBEDDING_LOOKUP needs 1-D ids and a table of rank >= 2")
-    if table.dtype != out.dtype:
+    hybrid = _hybrid_embedding(node, table, out)
+    if hybrid is None and table.dtype != out.dtype:
         raise PrepareError(
-            f"hybrid EMBEDDING_LOOKUP ({table.dtype.name} table, {out.dtype.name} output) "
-            "not supported yet"
+            f"EMBEDDING_LOOKUP of a {table.dtype.name} table gives {table.dtype.name} (or "
+            f"float32 from an int8/uint8 table); output {out.name!r} is {out.dtype.name}"
         )
-    return Prepared([ids.shape + table.shape[1:]])
+    return Prepared([ids.shape + table.shape[1:]], data=hybrid)
+
+
+def _invoke_hybrid_embedding(
+    data: HybridEmbedding, inputs: list[np.ndarray], outputs: list[np.ndarray]
+) -> None:
+    """float32(row * scale): TFLite reads the table as int8 (uint8 too) and scales in double."""
+    ids, table = inputs
+    _check_bounds(ids, table.shape[0], "EMBEDDING_LOOKUP")
+    rows = table.view(np.int8)[ids].reshape(len(ids), -1)
+    # An 8-bit integer times a float32 scale is exact in double: one rounding to float32.
+    scaled = rows * data.row_scales[ids][:, None]
+    np.copyto(outputs[0].reshape(len(ids), -1), scaled, casting="same_kind")
 
 
 def _invoke_embedding_lookup_opt(
-    data: None, inputs: list[np.ndarray], outputs: list[np.ndarray]
+    data: HybridEmbedding | None, inputs: list[np.ndarray], outputs: list[np.ndarray]
 ) -> None:
+    if data is not None:
+        _invoke_hybrid_embedding(data, inputs, outputs)
+        return
     ids, table = inputs
     bad = fast.run(table, ids, outputs[0], 1, table.shape[0])
     if bad >= 0:
@@ -202,8 +276,11 @@ def _invoke_embedding_lookup_opt(
 
 
 def _invoke_embedding_lookup(
-    data: None, inputs: list[np.ndarray], outputs: list[np.ndarray]
+    data: HybridEmbedding | None, inputs: list[np.ndarray], outputs: list[np.ndarray]
 ) -> None:
+    if data is not None:
+        _invoke_hybrid_embedding(data, inputs, outputs)
+        return
     ids, table = inputs
     _check_bounds(ids, table.shape[0], "EMBEDDING_LOOKUP")
     np.take(table, ids, axis=0, out=outputs[0], mode="clip")

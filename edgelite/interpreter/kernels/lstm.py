@@ -1,4 +1,5 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (full kernel, one time step) in float32.
+"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (full kernel, one time step): float32 and hybrid
+(int8/uint8 weights with float activations, ``_lstm_hybrid``).
 
 Prepare validates the 20 or 24 inputs as TFLite's CheckInputTensorDimensions does and
 records where each tensor is; the computation lives in ``_lstm_eval`` (shared with
@@ -15,6 +16,7 @@ from ...schema.generated.enums import ActivationFunctionType as Act
 from ...schema.generated.enums import BuiltinOperator, LSTMKernelType
 from ...schema.generated.options import LSTMOptions, UnidirectionalSequenceLSTMOptions
 from ._lstm_eval import Cell, LstmData, Packed, invoke, invoke_opt, pack, weight_positions
+from ._lstm_hybrid import hybrid_params
 from ._recurrent import check_float_input, check_state
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo
 
@@ -29,15 +31,33 @@ def _shape_of(node: Node, pos: int) -> tuple[int, ...] | None:
     return None if info is None else info.shape
 
 
-def _expect(node: Node, pos: int, shape: tuple[int, ...], what: str) -> None:
+def _expect(node: Node, pos: int, shape: tuple[int, ...], what: str, weight: bool = False) -> None:
+    """Shape and type of one tensor; ``weight``: int8/uint8 in a hybrid LSTM."""
     info = node.input(pos)
     if info.shape != shape:
         raise PrepareError(
             f"{what} {info.name!r} has shape {list(info.shape)}; expected {list(shape)}"
         )
-    if info.dtype != np.float32:
-        kind = "hybrid (int8-weight)" if info.dtype in (np.int8, np.uint8) else info.dtype.name
-        raise PrepareError(f"{what} {info.name!r} is {kind}; only float32 LSTMs are supported yet")
+    hybrid = node.input(0).dtype == np.float32 and _is_hybrid(node)
+    if weight and hybrid:
+        if info.dtype not in (np.int8, np.uint8):
+            raise PrepareError(
+                f"{what} {info.name!r} is {info.dtype.name}; a hybrid LSTM's weights are all "
+                "int8 (or uint8)"
+            )
+    elif info.dtype != np.float32:
+        if info.dtype in (np.int8, np.uint8, np.int16):
+            raise PrepareError(
+                f"{what} {info.name!r} is {info.dtype.name}; integer (fully quantized) LSTMs "
+                "are not supported yet"
+            )
+        raise PrepareError(f"{what} {info.name!r} is {info.dtype.name}; expected float32")
+
+
+def _is_hybrid(node: Node) -> bool:
+    """TFLite's IsHybridOp: float input, int8/uint8 input_to_output weights."""
+    weights = node.optional_input(UNI_FIRST + 3)
+    return weights is not None and weights.dtype in (np.int8, np.uint8)
 
 
 def _present(node: Node, positions: tuple[int, ...]) -> tuple[int, ...]:
@@ -65,8 +85,8 @@ def describe_cell(
     for gate in range(4):
         if gate == 0 and cifg:
             continue
-        _expect(node, w_in[gate], (n_cell, n_input), "input weights")
-        _expect(node, w_rec[gate], (n_cell, n_output), "recurrent weights")
+        _expect(node, w_in[gate], (n_cell, n_input), "input weights", True)
+        _expect(node, w_rec[gate], (n_cell, n_output), "recurrent weights", True)
     w_aux = _present(node, tuple(range(aux, aux + 4))) if aux >= 0 else (-1,) * 4
     peep = _present(node, (first + 8, first + 9, -1, first + 10))
     if peep[1] >= 0 or peep[3] >= 0 or peep[0] >= 0:
@@ -74,7 +94,7 @@ def describe_cell(
             raise PrepareError("peephole weights must be given for every gate or for none")
         for p in peep:
             if p >= 0:
-                _expect(node, p, (n_cell,), "peephole weights")
+                _expect(node, p, (n_cell,), "peephole weights", True)
     bias = _present(node, tuple(range(first + _BIAS, first + _BIAS + 4)))
     if (bias[0] >= 0) == cifg:
         raise PrepareError("the input gate bias must be given exactly when there is an input gate")
@@ -92,7 +112,7 @@ def describe_cell(
                 _expect(node, p, (n_cell,), "layer norm coefficients")
     proj, proj_bias = _present(node, (first + _PROJ, first + _PROJ_BIAS))
     if proj >= 0:
-        _expect(node, proj, (n_output, n_cell), "projection weights")
+        _expect(node, proj, (n_output, n_cell), "projection weights", True)
     elif proj_bias >= 0:
         raise PrepareError("projection bias given without projection weights")
     elif n_output != n_cell:
@@ -122,7 +142,7 @@ def check_aux_weights(node: Node, cell: Cell, n_aux: int) -> None:
             continue
         if p < 0:
             raise PrepareError("aux input weights must be given for every gate or for none")
-        _expect(node, p, (cell.n_cell, n_aux), "aux input weights")
+        _expect(node, p, (cell.n_cell, n_aux), "aux input weights", True)
 
 
 def check_options(opts, op: str) -> tuple[int, float, float]:
@@ -149,6 +169,11 @@ def finish(node: Node, data: LstmData, shapes: list[tuple[int, ...]], n_batch: i
     for cell in data.cells:
         check_state(node, cell.h_state, n_batch * cell.n_output, "activation state")
         check_state(node, cell.c_state, n_batch * cell.n_cell, "cell state")
+    hybrid = hybrid_params(node, data.cells)
+    if hybrid is not None:  # int8 weights: the hybrid step (no packing for the float kernel)
+        data = replace(data, hybrid=hybrid, packed=(None,) * len(data.cells))
+        return Prepared(output_shapes=shapes, data=replace(data, num_threads=node.num_threads))
+    for cell in data.cells:
         # Constant weights are packed once here; runtime weights at every invoke.
         values = {p: node.input(p).data for p in weight_positions(cell)}
         if all(value is not None for value in values.values()):

@@ -15,7 +15,7 @@ and zero point per index of ``quantized_dimension``) and follow the official
 
 :func:`dequantize_values` and :func:`densify` are the same computations for the
 loader, which folds constant float16/int8 weights and sparse constants once.
-Requantizing int -> int is part of the later quantized-kernels work.
+QUANTIZE from an integer input requantizes (``_qrequantize``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, DimensionType, TensorType
 from ...schema.model import QuantizationParameters, Sparsity
+from . import _qrequantize
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_type, is_quantized
 
@@ -72,14 +73,12 @@ def _affine(info: TensorInfo, what: str) -> AffineData:
 
 
 def prepare_quantize(node: Node) -> Prepared:
-    """QUANTIZE float32 -> int8/uint8/int16, per tensor or per channel."""
+    """QUANTIZE float32 -> int8/uint8/int16 (per tensor or per channel), or requantize."""
     check_inputs(node, 1)
     x, out = node.input(0), node.outputs[0]
-    if x.type in QUANTIZED_TYPES:
-        raise PrepareError(
-            f"requantizing {TensorType(x.type).name.lower()} -> "
-            f"{TensorType(out.type).name.lower()} is not supported yet (quantized kernels)"
-        )
+    if x.type in (*QUANTIZED_TYPES, TensorType.INT32):
+        check_type(node, out, (*QUANTIZED_TYPES, TensorType.INT32), "output", True)
+        return _qrequantize.prepare(node)
     check_type(node, x, (TensorType.FLOAT32,))
     check_type(node, out, QUANTIZED_TYPES, "output", allow_quantized=True)
     return Prepared(output_shapes=[x.shape], data=_affine(out, "output"))
@@ -106,6 +105,9 @@ def quantize_values(x: np.ndarray, params: AffineData, dtype: np.dtype) -> np.nd
 
 def invoke_quantize(data: AffineData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Round and clamp into the quantized output."""
+    if isinstance(data, _qrequantize.RequantizeData):
+        _qrequantize.invoke_reference(data, inputs, outputs)
+        return
     out = outputs[0]
     out[...] = quantize_values(inputs[0], data, out.dtype)
 
@@ -286,9 +288,20 @@ def _dense_index(
     return np.ravel_multi_index(position, dense_shape)
 
 
+def invoke_quantize_opt(data: Any, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Requantizing: table gathers; float input: as the reference."""
+    if isinstance(data, _qrequantize.RequantizeData):
+        _qrequantize.invoke_optimized(data, inputs, outputs)
+        return
+    invoke_quantize(data, inputs, outputs)
+
+
 KERNELS = {
     BuiltinOperator.QUANTIZE: KernelSpec(
-        prepare=prepare_quantize, invoke=invoke_quantize, versions=(1, 3)
+        prepare=prepare_quantize,
+        invoke=invoke_quantize,
+        versions=(1, 3),
+        invoke_opt=invoke_quantize_opt,
     ),
     BuiltinOperator.DEQUANTIZE: KernelSpec(
         prepare=prepare_dequantize, invoke=invoke_dequantize, versions=(1, 5)

@@ -99,8 +99,9 @@ def _make_prepare(op: str, dtypes: tuple[Any, ...]):
             shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
         quant = _quantized(node, op, axes, count, raw_axes, keep)
-        plain = quant is None and fast is not None and 0 not in x.shape
-        block = fast.plan(x.shape, axes) if plain else None
+        block = fast.plan(x.shape, axes) if fast is not None and 0 not in x.shape else None
+        if quant is not None:
+            quant, block = _reduce_quant.with_block(quant, block), None
         data = ReduceData(axes, keep, count, block, node.num_threads, quant)
         return Prepared([shape], data=data)
 
@@ -185,7 +186,10 @@ def _make_opt(kind: str, reference: Any):
     """The _reduce.pyx loop when the reduced axes form one block, else the reference."""
 
     def invoke_opt(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-        if data.block is None:
+        if data.quant is not None:
+            if not _reduce_quant.invoke_opt(data.quant, inputs[0], outputs[0], data.num_threads):
+                reference(data, inputs, outputs)
+        elif data.block is None:
             reference(data, inputs, outputs)
         else:
             fast.run(inputs[0], outputs[0], kind, data.block, data.num_threads)

@@ -7,7 +7,8 @@ the whole row NaN, in both runtimes.
 
 The reference uses numpy passes with ``out=`` (plus one per-row temporary); the
 optimized version is one Cython loop per row, rows split over ``num_threads``.
-Quantized softmax is a later piece of work.
+Quantized inputs (int8, uint8, int16 for SOFTMAX) follow TFLite's integer kernels
+bit for bit (``_qsoftmax``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
-from .base import KernelSpec, Node, Prepared, PrepareError
-from .unary import unary_prepare
+from . import _qsoftmax
+from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .unary import QUANTIZED_TYPES, check_type, is_quantized, unary_prepare
 
 try:
     from ._elementwise import softmax_f32
@@ -36,6 +38,12 @@ class SoftmaxData:
 
 def _prepare(log: bool):
     def prepare(node: Node) -> Prepared:
+        check_inputs(node, 1)
+        x = node.input(0)
+        if x.type in QUANTIZED_TYPES and is_quantized(x):
+            types = (TensorType.INT8, TensorType.UINT8) + (() if log else (TensorType.INT16,))
+            check_type(node, x, types, allow_quantized=True)
+            return _qsoftmax.prepare(node, log)
         # A SOFTMAX without options has beta 0 in TFLite (a uniform output), not 1.
         beta = 1.0 if log else float(np.float32(getattr(node.options, "beta", 0.0)))
         prepared = unary_prepare(
@@ -50,6 +58,9 @@ def _prepare(log: bool):
 
 def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: numpy passes over the last axis."""
+    if isinstance(data, _qsoftmax.QSoftmaxData):
+        _qsoftmax.invoke_reference(data, inputs, outputs)
+        return
     x, out = inputs[0], outputs[0]
     if out.size == 0:
         return
@@ -68,6 +79,9 @@ def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> N
 
 def invoke_opt(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one fused pass per row."""
+    if isinstance(data, _qsoftmax.QSoftmaxData):
+        _qsoftmax.invoke_optimized(data, inputs, outputs)
+        return
     x, out = inputs[0], outputs[0]
     if softmax_f32 is None or not out.flags.c_contiguous:
         invoke(data, inputs, outputs)

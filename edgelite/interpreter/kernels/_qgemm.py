@@ -1,0 +1,156 @@
+"""Python side of the exact integer GEMM kernels (_qconv.pyx): plans built at prepare.
+
+``plan_conv`` decides everything ``_qconv.conv_gemm`` needs for one quantized
+convolution or fully connected layer: float copies of the weights (minus their zero
+point), the bias with the input zero-point correction folded in, the K-chunk length
+that keeps float32 sums exact, per-thread scratch buffers and the BLAS routine. It
+returns None when numpy's OpenBLAS cannot be reached (the numpy reference then runs).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _blas
+from ._requant import MODE_CODES, Requant
+
+try:
+    from ._qconv import conv_gemm, requant, shifted_float
+except ImportError:  # extensions not built: only the numpy reference kernels run
+    conv_gemm = requant = shifted_float = None
+
+# cblas_dgemm under the names of numpy's OpenBLAS builds (see _blas for sgemm).
+_DGEMMS = (
+    ("scipy_cblas_dgemm64_", True),
+    ("cblas_dgemm64_", True),
+    ("scipy_cblas_dgemm", False),
+    ("cblas_dgemm", False),
+)
+
+# Scratch per thread: about this many bytes of patches and of accumulators.
+BLOCK_BYTES = 1 << 19
+
+# Float32 represents every integer up to 2^24: the bound on any partial GEMM sum.
+FLOAT32_EXACT = 1 << 24
+
+_dgemm: dict[str, tuple[int, bool] | None] = {}
+
+
+def dgemm_pointer() -> tuple[int, bool] | None:
+    """(address of OpenBLAS's cblas_dgemm, 64-bit ints), next to _blas.sgemm_pointer()."""
+    if "dgemm" not in _dgemm:
+        found = None
+        if _blas.sgemm_pointer() is not None:
+            for lib in _blas._libraries():
+                for name, is_64 in _DGEMMS:
+                    fn = getattr(lib, name, None)
+                    if fn is not None:
+                        found = (ctypes.cast(fn, ctypes.c_void_p).value or 0, is_64)
+                        break
+                if found:
+                    break
+        _dgemm["dgemm"] = found
+    return _dgemm["dgemm"]
+
+
+class GemmPlan(NamedTuple):
+    weights: np.ndarray  # [O, K] float32 / float64: weight minus its zero point
+    epilogue: tuple  # _qconv epilogue arguments (bias with the zero-point correction)
+    window: tuple[int, ...]  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l)
+    groups: int
+    pad: float  # value of a padding tap: the shifted input zero point
+    xshift: int  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
+    chunk: int  # K-chunk whose float32 sums stay exact
+    cols: np.ndarray  # [threads, block, K] patches
+    acc: np.ndarray  # [threads, block, O / groups] GEMM results
+    iacc: np.ndarray  # [threads, block, O / groups] int32 sums of chunks (or empty)
+    gemm: int
+    gemm_int64: bool
+    num_threads: int
+
+
+def _block_rows(rows: int, k: int, out: int, itemsize: int) -> int:
+    return max(1, min(rows, BLOCK_BYTES // (itemsize * max(k, out, 1))))
+
+
+def plan_conv(
+    weights: np.ndarray,
+    weight_zero: np.ndarray,
+    x_dtype: np.dtype,
+    x_zero: int,
+    bias: np.ndarray | None,
+    rq: Requant,
+    window: tuple[int, ...],
+    groups: int,
+    rows: int,
+    num_threads: int,
+) -> GemmPlan | None:
+    """A conv_gemm plan for constant ``weights`` [O, K] (int) and ``rows`` output pixels.
+
+    ``weight_zero`` is the per-output-channel weight zero point, ``bias`` the int32 /
+    int64 bias (or None); ``rows`` is batches * output pixels.
+    """
+    wide = x_dtype == np.dtype(np.int16)
+    pointer = dgemm_pointer() if wide else _blas.sgemm_pointer()
+    if conv_gemm is None or pointer is None:
+        return None
+    out_c, k = weights.shape
+    real = np.float64 if wide else np.float32
+    centred = weights.astype(np.int64) - np.asarray(weight_zero, np.int64).reshape(-1, 1)
+    xshift = 128 if x_dtype == np.dtype(np.uint8) else 0
+    pad = x_zero - xshift
+    # Shifted inputs and padding lie in [-128, 128] (int8 / uint8); int16 uses float64.
+    limit = 2**53 if wide else FLOAT32_EXACT
+    peak = max(int(np.abs(centred).max(initial=0)), 1) * (32768 if wide else 128)
+    chunk = max(1, min(k, limit // peak))
+    correction = pad * centred.sum(axis=1)  # sum_k (x - zx) w = sum_k (x - xshift) w - this
+    total = (np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)) - correction
+    int64_modes = bool(np.any(rq.codes == MODE_CODES["int64"]))
+    epilogue = rq.epilogue(
+        None if int64_modes else total.astype(np.int32),  # wraps like the int32 accumulators
+        total if int64_modes else None,
+    )
+    group_out = out_c // groups
+    block = _block_rows(rows, k, group_out, np.dtype(real).itemsize)
+    threads = max(1, int(num_threads))
+    iacc_rows = block if chunk < k else 0
+    return GemmPlan(
+        weights=np.ascontiguousarray(centred, real),
+        epilogue=epilogue,
+        window=tuple(int(v) for v in window),
+        groups=groups,
+        pad=float(pad),
+        xshift=xshift,
+        chunk=int(chunk),
+        cols=np.empty((threads, block, k), real),
+        acc=np.empty((threads, block, group_out), real),
+        iacc=np.empty((threads, iacc_rows, group_out if iacc_rows else 0), np.int32),
+        gemm=pointer[0],
+        gemm_int64=pointer[1],
+        num_threads=threads,
+    )
+
+
+def run_conv(plan: GemmPlan, x: np.ndarray, out: np.ndarray) -> None:
+    """Run a planned convolution on NHWC ``x`` into NHWC ``out`` (same integer type)."""
+    _blas.use_blas_threads(1)
+    conv_gemm(
+        x,
+        plan.weights,
+        out,
+        plan.cols,
+        plan.acc,
+        plan.iacc,
+        plan.window,
+        plan.groups,
+        plan.pad,
+        plan.xshift,
+        plan.chunk,
+        plan.epilogue,
+        plan.gemm,
+        plan.gemm_int64,
+        plan.num_threads,
+    )
