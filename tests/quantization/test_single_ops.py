@@ -140,7 +140,9 @@ def test_int16x8_uses_int64_bias_and_general_int16_add():
 @pytest.mark.xfail(strict=False, raises=PrepareError, reason="quantized kernels pending (issue 4)")
 @pytest.mark.parametrize("mode", ["int8", "int16x8"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_edgelite_runs_our_integer_models_bit_exact_with_litert_reference(name, mode):
+def test_edgelite_runs_our_integer_models_bit_exact_with_litert(name, mode):
+    """Bit-exact with the official runtime's optimized kernels (issue 4's oracle:
+    BUILTIN_WITHOUT_DEFAULT_DELEGATES), whose per-op rounding edgelite reproduces."""
     _, qbytes, _, _, samples = _quantized(name, mode)
     ours = Interpreter(model_content=qbytes)
     try:
@@ -149,7 +151,7 @@ def test_edgelite_runs_our_integer_models_bit_exact_with_litert_reference(name, 
         if kernels_pending(err):
             raise  # the expected failure, until edgelite's quantized kernels exist
         raise AssertionError(f"edgelite cannot prepare our {mode} model: {err}") from err
-    reference = litert_interpreter(qbytes, reference_kernels=True)
+    reference = litert_interpreter(qbytes)
     reference.allocate_tensors()
     for sample in samples[:3]:
         for got, want in zip(run_raw(qbytes, sample, ours), run_raw(qbytes, sample, reference)):
