@@ -45,6 +45,14 @@ def _rand(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
 
 
+def _feed(shape, dtype) -> np.ndarray:
+    """Random input of a model tensor: normal floats, or integers over the whole type."""
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        return RNG.integers(info.min, info.max, tuple(shape), endpoint=True).astype(dtype)
+    return _rand(*shape).astype(dtype)
+
+
 def _out(size: int, k: int, stride: int, padding: Padding) -> int:
     return -(-size // stride) if padding == Padding.SAME else (size - k) // stride + 1
 
@@ -219,7 +227,7 @@ def model_runner(path: str, threads: int):
     """Prepare every op of subgraph 0 once: (per-op closures, input values, outputs)."""
     model = read_model(Path(path).read_bytes())
     sg = model.main
-    values = {i: _rand(*sg.tensors[i].shape) for i in sg.inputs}
+    values = {i: _feed(sg.tensors[i].shape, sg.tensors[i].dtype) for i in sg.inputs}
     steps = []
     for index, op in enumerate(sg.operators):
         code = model.operator_codes[op.opcode_index]

@@ -60,6 +60,7 @@ def run_kernels(model_bytes: bytes, inputs: Sequence[np.ndarray], optimized: boo
             options=op.builtin_options,
             options_2=op.builtin_options_2,
             custom_options=op.custom_options,
+            intermediates=[_info(model, sg, i, {}) for i in op.intermediates],  # type: ignore[misc]
         )
         prepared = spec.prepare(node)
         if prepared.dynamic:

@@ -11,6 +11,8 @@ official hybrid arithmetic (the only rounding is the weights' own quantization).
 
 A weight is dequantized when it is an int8/uint8 constant with quantization parameters
 and every operator reading it has float32 outputs (a true full-integer op never does).
+``Interpreter(hybrid="exact")`` skips this step: the kernels then see the int8 weights
+and reproduce the official hybrid arithmetic.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from ..schema.model import Model
 from .data import input_specs, iter_samples
 from .dynamic import quantize_dynamic
 from .float16 import quantize_float16
+from .from_ranges import has_recorded_ranges, quantize_recorded
 from .full_integer import quantize_integer
 from .images import ImagePreprocessing
 from .options import QuantizationError, QuantizeOptions
@@ -28,7 +29,8 @@ def quantize(
 ) -> Model:
     """Quantize a float model (from any converter); returns a new Model, ``model`` is untouched.
 
-    ``representative_data`` (int8 and int16x8 only): an iterable of samples (dicts by
+    ``representative_data`` (int8 and int16x8 only; optional for a model carrying
+    quantization-aware-training ranges, see ``from_ranges``): an iterable of samples (dicts by
     input name, lists in input order, or arrays), a callable returning one, an array or
     dict of arrays stacked on axis 0, or a path to a .npy/.npz file or an image folder
     (preprocessed as ``images`` declares). Calibration progress goes to ``log``.
@@ -55,6 +57,11 @@ def quantize_with_report(
     if options.mode == "dynamic":
         return quantize_dynamic(model, options)
     specs = input_specs(model)
+    if has_recorded_ranges(model):  # quantization-aware training: data is optional
+        samples = None
+        if representative_data is not None:
+            samples = iter_samples(representative_data, specs, images)
+        return quantize_recorded(model, options, samples, specs, log)
     samples = iter_samples(representative_data, specs, images)
     return quantize_integer(model, options, samples, specs, log)
 

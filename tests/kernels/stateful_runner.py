@@ -48,6 +48,9 @@ def run_kernels_stateful(
             variables[index] = (
                 np.array(initial, t.dtype) if initial is not None else np.zeros(t.shape, t.dtype)
             )
+            q = t.quantization
+            if initial is None and t.dtype == np.int8 and q is not None and len(q.zero_point):
+                variables[index][...] = q.zero_point[0]  # TFLite starts int8 states at their zp
     shapes = {i: np.shape(v) for i, v in zip(sg.inputs, invokes[0])}
     plan = []
     for op_index, op in enumerate(sg.operators):
@@ -64,6 +67,7 @@ def run_kernels_stateful(
             outputs=[_info(model, sg, i) for i in op.outputs],
             options=op.builtin_options,
             custom_options=op.custom_options,
+            intermediates=[_info(model, sg, i) for i in op.intermediates],  # type: ignore[misc]
             num_threads=num_threads,
         )
         prepared = spec.prepare(node)

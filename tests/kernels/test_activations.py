@@ -123,8 +123,8 @@ def test_prelu_big_tensor_with_threads():
 def test_rejections_are_explicit():
     x = np.zeros((2, 3), np.int8)
     q = quant(0.1, 0)
-    error = kernel_error(Op.LOGISTIC, [Quantized(x, q)], out_quant=quant(1 / 256, -128))
-    assert isinstance(error, PrepareError) and "quantized LOGISTIC not supported yet" in str(error)
+    error = kernel_error(Op.LOGISTIC, [Quantized(x, q)], out_quant=quant(0.1, -128))
+    assert isinstance(error, PrepareError) and "needs output scale 1/256" in str(error)
     error = kernel_error(Op.RELU, [np.zeros(3, np.int32)])
     assert isinstance(error, PrepareError) and "int32" in str(error)
     f = np.zeros((2, 3), np.float32)

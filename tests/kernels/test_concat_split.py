@@ -58,10 +58,11 @@ def test_concat_int8_same_quantization():
 
 def test_concat_requantize_rejected():
     rng = np.random.default_rng(3)
-    operands = [Var(rand(rng, [3, 2], np.uint8), quantization=quant(0.5, 3)) for _ in range(2)]
+    # int8 inputs must share the output's parameters (uint8 ones are rescaled).
+    operands = [Var(rand(rng, [3, 2], np.int8), quantization=quant(0.5, 3)) for _ in range(2)]
     with pytest.raises(PrepareError, match="requantization"):
         prepare_blind(
-            Op.CONCATENATION, operands, Out(np.uint8, quant(0.25, 3)), ConcatenationOptions(axis=0)
+            Op.CONCATENATION, operands, Out(np.int8, quant(0.25, 3)), ConcatenationOptions(axis=0)
         )
 
 

@@ -138,7 +138,7 @@ def test_conv_2d_optimized_extension_is_built():
 @pytest.mark.parametrize(
     "dtype, filt_dtype, message",
     [
-        (np.int8, np.int8, "quantized CONV_2D not supported yet"),
+        (np.int8, np.int8, "quantized CONV_2D needs a scale and zero point"),
         (np.float32, np.int8, "hybrid CONV_2D"),
     ],
 )

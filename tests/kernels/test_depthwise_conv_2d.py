@@ -123,7 +123,7 @@ def test_depthwise_conv_2d_optimized_extension_is_built():
 @pytest.mark.parametrize(
     "dtype, filt_dtype, fshape, message",
     [
-        (np.int8, np.int8, (1, 3, 3, 2), "quantized DEPTHWISE_CONV_2D not supported yet"),
+        (np.int8, np.int8, (1, 3, 3, 2), "quantized DEPTHWISE_CONV_2D needs a scale"),
         (np.float32, np.int8, (1, 3, 3, 2), "hybrid DEPTHWISE_CONV_2D"),
         (np.float32, np.float32, (2, 3, 3, 2), "first dim 2"),
         (np.float32, np.float32, (1, 3, 3, 3), "not a multiple"),

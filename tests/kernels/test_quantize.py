@@ -96,8 +96,10 @@ def test_quantize_rejections():
     error = kernel_error(Op.QUANTIZE, [x], out_dtype=np.int8)
     assert isinstance(error, PrepareError) and "no quantization parameters" in str(error)
     q = quant(0.1, 0)
-    error = kernel_error(Op.QUANTIZE, [Quantized(x.astype(np.int8), q)], out_quant=q)
-    assert isinstance(error, PrepareError) and "requantizing int8 -> int8" in str(error)
+    error = kernel_error(
+        Op.QUANTIZE, [Quantized(x.astype(np.int8), q)], out_dtype=np.int32, out_quant=q
+    )
+    assert isinstance(error, PrepareError) and "cannot requantize int8 to int32" in str(error)
 
 
 # -- DEQUANTIZE ---------------------------------------------------------------------

@@ -78,7 +78,7 @@ def test_resize_float32_runtime_size(code):
     "code, dtype, align, half, message",
     [
         (BILINEAR, np.float32, True, True, "cannot both be true"),
-        (BILINEAR, np.int8, False, False, "quantized RESIZE_BILINEAR"),
+        (BILINEAR, np.int8, True, True, "cannot both be true"),
     ],
 )
 def test_resize_rejects(code, dtype, align, half, message):

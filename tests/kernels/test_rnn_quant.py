@@ -56,7 +56,8 @@ def hybrid_rnn_model(
 def invokes(shape, count=3, seed=1):
     rng = np.random.default_rng(seed)
     values = [[rng.standard_normal(shape).astype(np.float32)] for _ in range(count)]
-    values[1][0][...] = 0
+    if count > 1:
+        values[1][0][...] = 0  # an all-zero input: TFLite skips its quantization
     return values
 
 
@@ -105,3 +106,17 @@ def test_hybrid_rnn_fast_mode_runs_float():
     interp.set_tensor(interp.get_input_details()[0]["index"], invokes(shape)[0][0])
     interp.invoke()
     assert np.isfinite(interp.get_tensor(interp.get_output_details()[0]["index"])).all()
+
+
+def test_hybrid_rnn_rejects_asymmetric_weights():
+    """TFLite's hybrid kernels ignore a weight zero point: refuse instead of a wrong answer."""
+    from edgelite.interpreter.kernels.base import PrepareError
+    from edgelite.schema import read_model, write_model
+    from tests.kernels.stateful_runner import run_kernels_stateful
+
+    model, shape = hybrid_rnn_model()
+    parsed = read_model(model)
+    weights = parsed.main.tensors[parsed.main.operators[0].inputs[1]]
+    weights.quantization = quant(0.01, 5)
+    with pytest.raises(PrepareError, match="must be symmetric"):
+        run_kernels_stateful(write_model(parsed), invokes(shape, 1))

@@ -80,7 +80,5 @@ def test_rejections_are_explicit():
     error = kernel_error(Op.SOFTMAX, [np.float32(1)], options=SoftmaxOptions(1.0))
     assert isinstance(error, PrepareError) and "rank >= 1" in str(error)
     x = Quantized(np.zeros((2, 4), np.int8), quant(0.1, 0))
-    error = kernel_error(
-        Op.SOFTMAX, [x], options=SoftmaxOptions(1.0), out_quant=quant(1 / 256, -128)
-    )
-    assert isinstance(error, PrepareError) and "quantized SOFTMAX not supported yet" in str(error)
+    error = kernel_error(Op.SOFTMAX, [x], options=SoftmaxOptions(1.0), out_quant=quant(1 / 256))
+    assert isinstance(error, PrepareError) and "zero point -128" in str(error)

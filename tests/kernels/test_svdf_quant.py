@@ -120,3 +120,14 @@ def test_integer_svdf_needs_relu():
     model, shape = integer_model(act=Act.NONE)
     with pytest.raises(PrepareError, match="only the RELU activation"):
         run_kernels_stateful(model, int_invokes(shape, 1))
+
+
+def test_integer_svdf_rejects_asymmetric_state():
+    from edgelite.schema import read_model, write_model
+
+    model, shape = integer_model()
+    parsed = read_model(model)
+    state = parsed.main.tensors[parsed.main.operators[0].inputs[4]]
+    state.quantization = quant(0.01, 3)
+    with pytest.raises(PrepareError, match="SVDF needs 0"):
+        run_kernels_stateful(write_model(parsed), int_invokes(shape, 1))

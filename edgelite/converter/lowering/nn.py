@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...quantization.ranges import carry_range
 from ...schema.generated.enums import BuiltinOperator, Padding, TensorType
 from ...schema.generated.options import (
     BatchMatMulOptions,
@@ -180,9 +181,14 @@ def lower_fused_batch_norm(ctx: Lowering, node: GraphNode) -> None:
     ctx.emit(B.ADD, [scaled, ctx.constant(f"{node.name}/offset", b)], [ctx.output(node)])
 
 
-def _fully_connected(ctx: Lowering, node: GraphNode, weights: np.ndarray, keep_dims: bool) -> None:
-    """FULLY_CONNECTED with ``weights`` already [out, in]."""
+def _fully_connected(
+    ctx: Lowering, node: GraphNode, weights: np.ndarray, keep_dims: bool, transposed: bool
+) -> None:
+    """FULLY_CONNECTED with ``weights`` already [out, in] (``transposed`` from the source's)."""
     w = ctx.constant(f"{node.name}/weights", np.asarray(weights, order="C"))
+    source = ctx.values.get(node.inputs[1])
+    if source is not None:  # a fake-quantized weight: its range goes along
+        carry_range(ctx.sg.tensors[source], ctx.sg.tensors[w], [1, 0] if transposed else None)
     options = FullyConnectedOptions(keep_num_dims=keep_dims)
     ctx.emit(B.FULLY_CONNECTED, [ctx.input(node, 0), w, -1], [ctx.output(node)], options)
 
@@ -193,7 +199,8 @@ def lower_matmul(ctx: Lowering, node: GraphNode) -> None:
     weights = ctx.const(node.inputs[1])
     x_rank = len(ctx.shape(node.inputs[0]))
     if weights is not None and weights.ndim == 2 and not adj_x and x_rank >= 2:
-        _fully_connected(ctx, node, weights if adj_y else weights.T, keep_dims=x_rank > 2)
+        matrix = weights if adj_y else weights.T
+        _fully_connected(ctx, node, matrix, keep_dims=x_rank > 2, transposed=not adj_y)
         return
     out = ctx.output(node)
     ctx.emit(

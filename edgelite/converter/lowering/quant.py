@@ -27,12 +27,12 @@ from .graph import GraphNode
 def _limits(ctx: Lowering, node: GraphNode) -> tuple[np.ndarray, np.ndarray]:
     """The learned (min, max): inputs 1 and 2 of the Vars ops, attributes of the Args op."""
     if node.type == "FakeQuantWithMinMaxArgs":
-        lo = np.float32(node.attr("min", -6.0))
-        hi = np.float32(node.attr("max", 6.0))
-        return np.asarray(lo), np.asarray(hi)
+        return (
+            np.asarray(node.attr("min", -6.0), np.float32),
+            np.asarray(node.attr("max", 6.0), np.float32),
+        )
     lo = ctx.need_const(node, 1, "min").astype(np.float32)
-    hi = ctx.need_const(node, 2, "max").astype(np.float32)
-    return lo, hi
+    return lo, ctx.need_const(node, 2, "max").astype(np.float32)
 
 
 def lower_fake_quant(ctx: Lowering, node: GraphNode) -> None:

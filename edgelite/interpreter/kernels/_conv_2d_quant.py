@@ -57,10 +57,15 @@ class QConvData(NamedTuple):
 
 
 def check_bias(
-    node: Node, x: TensorInfo, channels: int, op: str, quantized_bias_type: int = 0
+    node: Node,
+    x: TensorInfo,
+    channels: int,
+    op: str,
+    quantized_bias_type: int = 0,
+    index: int = BIAS,
 ) -> TensorInfo | None:
     """The optional integer bias of a quantized conv-like op: type, length, zero point."""
-    bias = node.optional_input(BIAS)
+    bias = node.optional_input(index)
     if bias is None:
         return None
     if x.dtype == np.dtype(np.int16):

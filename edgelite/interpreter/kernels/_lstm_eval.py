@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _lstm_hybrid
+from . import _lstm_hybrid, _lstm_integer
 from ._blas import use_blas_threads
 from ._recurrent import activate, sigmoid, state_view, time_major_view
 
@@ -76,6 +76,7 @@ class LstmData:
     packed: tuple[Packed | None, ...] = field(default=())
     num_threads: int = 1
     hybrid: Any = None  # _lstm_hybrid.HybridLstm: int8 weights, float activations
+    integer: Any = None  # _lstm_integer.IntegerLstm: the 8x8->16 integer LSTM
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ def invoke(data: LstmData, inputs, outputs) -> None:
     if data.hybrid is not None:
         _lstm_hybrid.invoke(data, inputs, outputs)
         return
+    if data.integer is not None:
+        _lstm_integer.invoke(data, inputs, outputs)
+        return
     use_blas_threads(data.num_threads)
     for k, cell in enumerate(data.cells):
         x, aux, out = _sequences(data, k, inputs, outputs)
@@ -214,7 +218,7 @@ BLAS_BATCH = 4
 def invoke_opt(data: LstmData, inputs, outputs) -> None:
     """Optimized: one GEMM for every step's input part, then the recurrence in Cython
     (whole sequence per batch row; with many rows, a GEMM per step and Cython for the rest)."""
-    if _recurrence is None or data.hybrid is not None:
+    if _recurrence is None or data.hybrid is not None or data.integer is not None:
         invoke(data, inputs, outputs)
         return
     use_blas_threads(data.num_threads)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _lstm_eval as lstm_eval
 from ._hybrid_util import accumulate, int8_view, quantize_rows, row_sums
-from ._qparams import per_tensor
+from ._qparams import symmetric_scale
 from ._recurrent import activate, sigmoid, state_view
 from .base import Node
 
@@ -39,7 +39,7 @@ def hybrid_params(node: Node, cells) -> HybridLstm | None:
         for pos in lstm_eval.weight_positions(cell):
             info = node.input(pos)
             if info.dtype in (np.int8, np.uint8):
-                scales[pos], _ = per_tensor(info, "weight")
+                scales[pos] = symmetric_scale(info, "weight")
     if not scales:
         return None
     asymmetric = bool(getattr(node.options, "asymmetric_quantize_inputs", False))

@@ -36,7 +36,7 @@ from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
-    from . import _qelementwise
+    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the numpy gather still runs
     _qelementwise = None  # type: ignore[assignment]
 
@@ -51,9 +51,10 @@ class QUnaryData:
     dtype: np.dtype
     table: np.ndarray  # compute() of every input bit pattern, as the output's unsigned type
     num_threads: int = 1
+    min_valid: int | None = None  # inputs below this fail at invoke (RSQRT of negatives)
 
 
-def _f32_ratio(numerator: float, denominator: float) -> float:
+def _f32_ratio(numerator: Any, denominator: Any) -> float:
     """A float32 quotient as the double that C++ passes on (``float / float``)."""
     return float(np.float32(numerator) / np.float32(denominator))
 
@@ -298,6 +299,53 @@ def _in_out(node: Node) -> tuple[tuple[float, int], tuple[float, int]]:
     return pair_in, pair_out
 
 
+# -- RSQRT ---------------------------------------------------------------------------------
+
+
+def rsqrt_compute(node: Node) -> Compute:
+    """RSQRT: int8 by GetInvSqrtQuantizedMultiplierExp (20 bits of headroom); int16 by a
+    513-entry LUTPopulate table of 1/sqrtf (inputs <= 0 map to the top of the range)."""
+    (s_in, z_in), (s_out, z_out) = _in_out(node)
+    mode = _mode(node)
+    if node.input(0).dtype == np.int16:
+        top = np.float32(32767) * np.float32(s_out)
+
+        def transform(v: np.ndarray) -> np.ndarray:
+            v = np.asarray(v, np.float32)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                root = np.sqrt(np.maximum(v, np.float32(1e-30)))
+                return np.where(v <= 0, top, np.float32(1.0) / root).astype(np.float32)
+
+        lut = fl.lut_populate_int16(transform, s_in, z_in, s_out, z_out)
+        return lambda x: fl.lut_lookup_int16(x, lut).astype(np.int64)
+    # 1. / (std::sqrt(float) * float): float32 product, double reciprocal.
+    real = 1.0 / float(np.sqrt(np.float32(s_in)) * np.float32(s_out))
+    multiplier, shift = fp.quantize_multiplier(real, mode)
+    if not -11 <= shift <= 30:
+        raise PrepareError(
+            f"RSQRT rescale factor {real:.6g} (input scale {s_in!r}, output scale {s_out!r}) "
+            "is outside the range TFLite's int8 kernel handles"
+        )
+    info = np.iinfo(node.outputs[0].dtype)
+
+    def compute(x: np.ndarray) -> np.ndarray:
+        value = x.astype(np.int64) - z_in
+        safe = np.maximum(value, 1)  # 0 gives the maximum; negatives fail at invoke
+        inv_multiplier, inv_shift = fm.get_inv_sqrt_quantized_multiplier_exp(safe, -1)
+        data = fp.multiply_by_quantized_multiplier(1, inv_multiplier, inv_shift + 20, mode)
+        out = fp.multiply_by_quantized_multiplier(data, multiplier, shift - 20, mode)
+        result = np.clip(out.astype(np.int64) + z_out, info.min, info.max)
+        return np.where(value == 0, info.max, result)
+
+    return compute
+
+
+def check_min_valid(data: QUnaryData, x: np.ndarray) -> None:
+    """RSQRT fails on inputs below its zero point, as the official kernel does."""
+    if data.min_valid is not None and x.size and int(x.min()) < data.min_valid:
+        raise ValueError("Rsqrt is only defined for positive values")
+
+
 # -- prepare / invoke --------------------------------------------------------------------
 
 
@@ -310,21 +358,24 @@ def tabulate(compute: Compute, dtype: np.dtype) -> np.ndarray:
     return table
 
 
-def make_data(node: Node, compute: Compute) -> Prepared:
+def make_data(node: Node, compute: Compute, min_valid: int | None = None) -> Prepared:
     """Prepared data for a quantized elementwise activation (the output keeps the shape)."""
     dtype = node.input(0).dtype
-    data = QUnaryData(compute, dtype, tabulate(compute, dtype), max(node.num_threads, 1))
+    table = tabulate(compute, dtype)
+    data = QUnaryData(compute, dtype, table, max(node.num_threads, 1), min_valid)
     return Prepared(output_shapes=[node.input(0).shape], data=data)
 
 
 def invoke_reference(data: QUnaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """The numpy arithmetic."""
+    check_min_valid(data, np.asarray(inputs[0]))
     outputs[0][...] = data.compute(np.asarray(inputs[0]))
 
 
 def invoke_table(data: QUnaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """A gather from the prepared table (Cython when built, else numpy)."""
     x, out = np.ascontiguousarray(inputs[0]), outputs[0]
+    check_min_valid(data, x)
     unsigned = data.table.dtype
     if _qelementwise is None or not out.flags.c_contiguous:
         out[...] = data.table[x.view(unsigned)].view(data.dtype)

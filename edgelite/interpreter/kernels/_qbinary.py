@@ -39,7 +39,7 @@ from .base import Node, Prepared, PrepareError, broadcast_shape
 from .fixedpoint_math import checked_log2
 
 try:
-    from . import _qelementwise
+    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernels still run
     _qelementwise = None  # type: ignore[assignment]
 

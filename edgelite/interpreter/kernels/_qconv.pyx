@@ -19,6 +19,8 @@ are spread over ``num_threads`` OpenMP threads, each with its own scratch rows, 
 OpenBLAS is kept single-threaded by the caller.
 """
 
+import numpy as np
+
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
@@ -274,3 +276,59 @@ def shifted_float(const qint_t[::1] x, float[::1] out, int offset, int num_threa
     num_threads = threads_for(<double>n, num_threads)
     for i in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
         out[i] = <float>(<int32_t>x[i] - offset)
+
+
+cdef void _qpool_pixel(const qint_t* x, qint_t* out, Py_ssize_t b, Py_ssize_t oy,
+                       Py_ssize_t ox, const Geometry* g, bint is_max, int32_t* acc,
+                       int32_t lo, int32_t hi) noexcept nogil:
+    cdef Py_ssize_t c, ky, kx, iy, ix, count = 0, channels = g.channels
+    cdef Py_ssize_t y0 = oy * g.sh - g.pad_t, x0 = ox * g.sw - g.pad_l
+    cdef const qint_t* src
+    cdef int32_t v
+    for c in range(channels):
+        acc[c] = -2147483647 - 1 if is_max else 0
+    for ky in range(max(0, -y0), min(g.kh, g.height - y0)):
+        iy = y0 + ky
+        for kx in range(max(0, -x0), min(g.kw, g.width - x0)):
+            ix = x0 + kx
+            src = x + ((b * g.height + iy) * g.width + ix) * channels
+            count += 1
+            if is_max:
+                for c in range(channels):
+                    if src[c] > acc[c]:
+                        acc[c] = src[c]
+            else:
+                for c in range(channels):
+                    acc[c] += src[c]
+    for c in range(channels):
+        v = acc[c]
+        if not is_max and count > 0:
+            # TFLite: (sum +- count / 2) / count, truncating toward zero.
+            v = (v + count // 2) // count if v > 0 else -((-v + count // 2) // count)
+        out[c] = <qint_t>(lo if v < lo else (hi if v > hi else v))
+
+
+def qpool2d(const qint_t[:, :, :, ::1] x, qint_t[:, :, :, ::1] out, bint is_max, tuple window,
+            int lo, int hi, int num_threads=1):
+    """Quantized max / average pooling on raw integers, clamped to [lo, hi].
+
+    ``window`` is (filter_h, filter_w, stride_h, stride_w, pad_top, pad_left).
+    """
+    cdef Geometry g
+    cdef Py_ssize_t row, b, oy, ox, batches = x.shape[0]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef int32_t[:, ::1] acc
+    g.kh, g.kw, g.sh, g.sw, g.pad_t, g.pad_l = window
+    g.height, g.width, g.channels = x.shape[1], x.shape[2], x.shape[3]
+    if out.shape[0] != batches or out.shape[3] != g.channels:
+        raise ValueError("pooling input and output shapes do not match")
+    if batches == 0 or oh == 0 or ow == 0 or g.channels == 0:
+        return
+    num_threads = threads_for(<double>batches * oh * ow * g.channels * g.kh * g.kw, num_threads)
+    acc = np.empty((num_threads, g.channels), np.int32)
+    for row in prange(batches * oh, nogil=True, num_threads=num_threads, schedule="static"):
+        b = row // oh
+        oy = row % oh
+        for ox in range(ow):
+            _qpool_pixel(&x[0, 0, 0, 0], &out[b, oy, ox, 0], b, oy, ox, &g, is_max,
+                         &acc[threadid(), 0], lo, hi)

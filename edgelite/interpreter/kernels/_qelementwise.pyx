@@ -16,6 +16,7 @@ reference and to the oracle.
 """
 
 from cython.parallel cimport prange
+from libc.math cimport log, rint, roundf
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t
 
 from ._fixedpoint cimport mbqm, rdbpot
@@ -77,11 +78,11 @@ cdef void _walk16(const int16_t* a, const int16_t* b, int16_t* out, const Py_ssi
     cdef Py_ssize_t index[MAX_DIMS]
     cdef Py_ssize_t inner = shape[MAX_DIMS - 1]
     cdef Py_ssize_t sa = stride_a[MAX_DIMS - 1], sb = stride_b[MAX_DIMS - 1]
-    cdef Py_ssize_t rows = 1, r, j, d, off_a, off_b, flat = 0
+    cdef Py_ssize_t rows = 1, _row, j, d, off_a, off_b, flat = 0
     for d in range(MAX_DIMS - 1):
         rows *= shape[d]
         index[d] = 0
-    for r in range(rows):
+    for _row in range(rows):
         off_a = 0
         off_b = 0
         for d in range(MAX_DIMS - 1):
@@ -112,15 +113,15 @@ cdef inline void _lookup_pairs(const uint8_t* a, const uint8_t* b, uint8_t* out,
 
 
 cdef void _walk_table(const uint8_t* a, const uint8_t* b, uint8_t* out,
-                     const Py_ssize_t* shape, const Py_ssize_t* stride_a,
-                     const Py_ssize_t* stride_b, Py_ssize_t run, Py_ssize_t limit, int run_form,
-                     const uint8_t* table) noexcept nogil:
+                      const Py_ssize_t* shape, const Py_ssize_t* stride_a,
+                      const Py_ssize_t* stride_b, Py_ssize_t run, Py_ssize_t limit,
+                      int run_form, const uint8_t* table) noexcept nogil:
     # As _walk, with every element looked up in a 65536-entry table per form
     # (index: a's byte * 256 + b's byte); 8-bit values travel as their bytes.
     cdef Py_ssize_t index[MAX_DIMS]
     cdef Py_ssize_t inner = shape[MAX_DIMS - 1]
     cdef Py_ssize_t sa = stride_a[MAX_DIMS - 1], sb = stride_b[MAX_DIMS - 1]
-    cdef Py_ssize_t rows = 1, r, j, d, off_a, off_b, position = 0, flat = 0
+    cdef Py_ssize_t rows = 1, _row, j, d, off_a, off_b, position = 0, flat = 0
     cdef const uint8_t* scalar_table = table
     cdef const uint8_t* run_table = table + run_form * 65536
     cdef const uint8_t* form_table
@@ -130,7 +131,7 @@ cdef void _walk_table(const uint8_t* a, const uint8_t* b, uint8_t* out,
     for d in range(MAX_DIMS - 1):
         rows *= shape[d]
         index[d] = 0
-    for r in range(rows):
+    for _row in range(rows):
         off_a = 0
         off_b = 0
         for d in range(MAX_DIMS - 1):
@@ -277,3 +278,111 @@ def lookup16(const uint16_t[::1] x, uint16_t[::1] out, const uint16_t[::1] table
         return
     for c in prange(threads, nogil=True, num_threads=threads, schedule="static"):
         _lookup16_range(&x[0], &out[0], &table[0], c * chunk, min(n, (c + 1) * chunk))
+
+
+# -- 8-bit SOFTMAX / LOG_SOFTMAX (TFLite's float-table kernels) -----------------------
+
+cdef enum:
+    OUT_INT8 = 0
+    OUT_UINT8 = 1
+    OUT_INT16 = 2
+
+
+cdef struct SoftmaxParams:
+    int signed_input  # int8 (else uint8) input bytes
+    int out_kind  # OUT_*
+    int log_softmax
+    int zero_point
+    float input_scale
+    float output_scale
+
+
+cdef inline int _byte_value(uint8_t b, int signed_input) noexcept nogil:
+    cdef int value = b
+    if signed_input and value > 127:
+        value -= 256
+    return value
+
+
+cdef inline int32_t _clamp_out(int64_t v, int out_kind) noexcept nogil:
+    if out_kind == OUT_INT8:
+        return _clamp(v, -128, 127)
+    if out_kind == OUT_UINT8:
+        return _clamp(v, 0, 255)
+    return _clamp(v, -32768, 32767)
+
+
+cdef void _softmax_row(const uint8_t* x, void* out, Py_ssize_t depth, const float* table,
+                       const SoftmaxParams* p) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef int top = _byte_value(x[0], p.signed_input)
+    cdef int v
+    cdef float total = 0.0, inverse, prob, scale, precomputed, log_sum, half = 0.5
+    cdef int32_t q
+    for j in range(1, depth):
+        v = _byte_value(x[j], p.signed_input)
+        top = v if v > top else top
+    # The exps in index order into one float32 sum, as the C loop does.
+    for j in range(depth):
+        total = total + table[255 - top + _byte_value(x[j], p.signed_input)]
+    if p.log_softmax:
+        log_sum = <float>log(<double>total)  # correctly rounded, like the numpy reference
+        scale = p.input_scale / p.output_scale
+        precomputed = (p.input_scale * <float>top + log_sum) / p.output_scale
+        for j in range(depth):
+            prob = scale * <float>_byte_value(x[j], p.signed_input) - precomputed
+            q = _clamp_out(<int64_t>rint(prob) + p.zero_point, p.out_kind)
+            _store(out, j, q, p.out_kind)
+        return
+    inverse = <float>1.0 / (total * p.output_scale)
+    for j in range(depth):
+        prob = table[255 - top + _byte_value(x[j], p.signed_input)] * inverse
+        if p.out_kind == OUT_UINT8:  # x86 QuantizeSoftmaxOutput: truncate prob + 0.5
+            q = <int32_t>(prob + half) + p.zero_point
+        else:
+            q = <int32_t>roundf(prob) + p.zero_point
+        _store(out, j, _clamp_out(q, p.out_kind), p.out_kind)
+
+
+cdef inline void _store(void* out, Py_ssize_t j, int32_t q, int out_kind) noexcept nogil:
+    if out_kind == OUT_INT16:
+        (<int16_t*>out)[j] = <int16_t>q
+    else:
+        (<uint8_t*>out)[j] = <uint8_t>q
+
+
+def softmax8(const uint8_t[:, ::1] x, out, const float[::1] table, dict params,
+             int num_threads=1):
+    """Row-wise quantized (log-)softmax of 8-bit ``x`` (bytes) into ``out`` (bytes or int16)."""
+    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], r, chunk, c
+    cdef SoftmaxParams p = params
+    cdef uint8_t[:, ::1] out8
+    cdef int16_t[:, ::1] out16
+    cdef char* base
+    cdef Py_ssize_t row_bytes
+    cdef int threads
+    if table.shape[0] != 256:
+        raise ValueError("the exp table has 256 entries")
+    if p.out_kind == OUT_INT16:
+        out16 = out
+        if out16.shape[0] != rows or out16.shape[1] != depth:
+            raise ValueError("output shape differs from the input's")
+        base, row_bytes = <char*>&out16[0, 0] if rows and depth else NULL, 2 * depth
+    else:
+        out8 = out
+        if out8.shape[0] != rows or out8.shape[1] != depth:
+            raise ValueError("output shape differs from the input's")
+        base, row_bytes = <char*>&out8[0, 0] if rows and depth else NULL, depth
+    if rows == 0 or depth == 0:
+        return
+    threads = threads_for(<double>rows * depth * 4, num_threads)
+    threads = threads if threads < rows else <int>rows
+    chunk = (rows + threads - 1) // threads
+    if threads == 1:
+        with nogil:
+            for r in range(rows):
+                _softmax_row(&x[r, 0], base + r * row_bytes, depth, &table[0], &p)
+        return
+    for c in prange(threads, nogil=True, num_threads=threads, schedule="static"):
+        for r in range(c * chunk, min(rows, (c + 1) * chunk)):
+            _softmax_row(&x[r, 0], base + r * row_bytes, depth, &table[0], &p)

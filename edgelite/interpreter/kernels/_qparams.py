@@ -64,3 +64,14 @@ def check_int16_symmetric(info: TensorInfo, zero_point: int, what: str) -> None:
 def rounding_mode(node: Node, official: str) -> str:
     """The multiplier rounding to use: the op's official form unless the user forced one."""
     return official if node.rounding == "tflite" else node.rounding
+
+
+def symmetric_scale(info: TensorInfo, what: str) -> float:
+    """The scale of a per-tensor symmetric weight (zero point 0, which the kernels assume)."""
+    scale, zero_point = per_tensor(info, what)
+    if zero_point != 0:
+        raise PrepareError(
+            f"{what} {info.name!r} has zero point {zero_point}; quantized weights must be "
+            "symmetric (zero point 0)"
+        )
+    return scale

@@ -24,7 +24,7 @@ from ._qparams import per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
-    from . import _qelementwise
+    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernel still runs
     _qelementwise = None  # type: ignore[assignment]
 

@@ -1,7 +1,7 @@
 """QUANTIZE from an integer tensor to another (requantize): prepare and kernels.
 
 TFLite computes ``zp_out + MultiplyByQuantizedMultiplier(q - zp_in, s_in / s_out)``
-(the ratio in double) clamped to the output type, for int8/uint8 -> int8/uint8,
+(the ratio in double) clamped to the output type, for int8/uint8 -> int8/uint8/int16,
 int16 -> int8/int16/int32 and int32 -> int8/int16 (int16 -> int16 needs zero
 points 0). Between 8-bit types its optimized kernel rescales blocks of 16 elements
 with NEON code (ARM VQRDMULH, then a rounding shift with ties up: "double_up") and
@@ -24,15 +24,15 @@ from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
-    from . import _qelementwise
+    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernel still runs
     _qelementwise = None  # type: ignore[assignment]
 
 _8BIT = (np.dtype(np.int8), np.dtype(np.uint8))
 # input type -> output types TFLite requantizes to
-_PAIRS = {
-    np.dtype(np.int8): _8BIT,
-    np.dtype(np.uint8): _8BIT,
+_PAIRS: dict[np.dtype, tuple[np.dtype, ...]] = {
+    np.dtype(np.int8): (*_8BIT, np.dtype(np.int16)),
+    np.dtype(np.uint8): (*_8BIT, np.dtype(np.int16)),
     np.dtype(np.int16): (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32)),
     np.dtype(np.int32): (np.dtype(np.int8), np.dtype(np.int16)),
 }

@@ -32,7 +32,7 @@ from ._qparams import per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
-    from . import _qelementwise
+    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernels still run
     _qelementwise = None  # type: ignore[assignment]
 
@@ -140,6 +140,7 @@ def _exps(x: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _softmax8(x: np.ndarray, out: np.ndarray, data: QSoftmaxData) -> None:
+    assert data.table is not None
     _, exps, sums = _exps(x, data.table)
     inverse = np.float32(1.0) / (sums * np.float32(data.output_scale))
     quantized = fl.quantize_softmax_output(exps * inverse, data.output_zero_point, out.dtype)
@@ -148,6 +149,7 @@ def _softmax8(x: np.ndarray, out: np.ndarray, data: QSoftmaxData) -> None:
 
 
 def _log_softmax8(x: np.ndarray, out: np.ndarray, data: QSoftmaxData) -> None:
+    assert data.table is not None
     top, _, sums = _exps(x, data.table)
     log_sum = np.log(sums.astype(np.float64)).astype(np.float32)  # logf, correctly rounded
     s_in, s_out = np.float32(data.input_scale), np.float32(data.output_scale)
@@ -187,6 +189,28 @@ def invoke_reference(data: QSoftmaxData, inputs: list[Any], outputs: list[np.nda
         _REFERENCE[data.kind](np.asarray(inputs[0]), outputs[0], data)
 
 
+_OUT_KINDS = {np.dtype(np.int8): 0, np.dtype(np.uint8): 1, np.dtype(np.int16): 2}
+
+
 def invoke_optimized(data: QSoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
-    """The Cython row loops (``_qelementwise``), or the reference when not built."""
-    invoke_reference(data, inputs, outputs)
+    """8-bit inputs: the Cython row loop (``_qelementwise.softmax8``); int16: the reference."""
+    x, out = np.ascontiguousarray(inputs[0]), outputs[0]
+    if data.kind == "softmax16" or _qelementwise is None or not out.flags.c_contiguous:
+        invoke_reference(data, inputs, outputs)
+        return
+    params = dict(
+        signed_input=int(x.dtype == np.int8),
+        out_kind=_OUT_KINDS[out.dtype],
+        log_softmax=int(data.kind == "log_softmax8"),
+        zero_point=data.output_zero_point,
+        input_scale=data.input_scale,
+        output_scale=data.output_scale,
+    )
+    depth = x.shape[-1]
+    rows = x.size // depth if depth else 0
+    target = out.reshape(rows, depth)
+    if out.dtype != np.int16:
+        target = target.view(np.uint8)
+    _qelementwise.softmax8(
+        x.reshape(rows, depth).view(np.uint8), target, data.table, params, data.num_threads
+    )

@@ -48,20 +48,23 @@ def conv_sums(
     pad: tuple[int, int],
     out_hw: tuple[int, int],
     groups: int,
+    dtype=np.int64,
 ) -> np.ndarray:
-    """sum over taps and input channels of (x - x_zero) * filt, int64 [N, oh, ow, O].
+    """sum over taps and input channels of (x - x_zero) * filt, [N, oh, ow, O].
 
-    ``filt`` [O, kh, kw, C / groups] already has its zero point removed.
+    ``filt`` [O, kh, kw, C / groups] already has its zero point removed. The sums are
+    int64, or ``dtype`` float64 (exact for int8/int16 products: BLAS instead of numpy's
+    integer matmul loops).
     """
     out_c, kh, kw, group_in = filt.shape
     group_out = out_c // groups
-    shifted = x.astype(np.int64) - x_zero
-    acc = np.zeros((x.shape[0], *out_hw, out_c), np.int64)
+    shifted = x.astype(dtype) - x_zero
+    acc = np.zeros((x.shape[0], *out_hw, out_c), dtype)
     taps = padded_taps(shifted, (kh, kw), stride, dilation, pad, out_hw, 0)
     for ky, kx, window in taps:
         for g in range(groups):
             ins = window[..., g * group_in : (g + 1) * group_in]
-            weights = filt[g * group_out : (g + 1) * group_out, ky, kx, :].astype(np.int64)
+            weights = filt[g * group_out : (g + 1) * group_out, ky, kx, :].astype(dtype)
             acc[..., g * group_out : (g + 1) * group_out] += ins @ weights.T
     return acc
 

@@ -58,7 +58,7 @@ _MIN_DEPTH_PER_THREAD = 8
 class QuantReduce:
     """The prepared integer reduction (fields unused by a path keep their defaults)."""
 
-    path: str  # MEAN, MEAN4D, SUM or PROD
+    path: str  # MEAN, MEAN4D, SUM, PROD or COPY
     in_zero_point: int
     out_zero_point: int
     low: int  # output type range
@@ -101,6 +101,16 @@ def is_mean4d(x: TensorInfo, raw_axes: list[int], keep: bool) -> bool:
     )
 
 
+def _multiplier(real: float, rounding: str) -> tuple[int, int]:
+    """QuantizeMultiplier, refusing ratios whose shift MultiplyByQuantizedMultiplier rejects."""
+    multiplier, shift = fp.quantize_multiplier(real, rounding)
+    if shift > 30:
+        raise PrepareError(
+            f"the input/output scale ratio {real:g} is too large for a quantized reduction"
+        )
+    return multiplier, shift
+
+
 def _params(node: Node, x: TensorInfo, out: TensorInfo) -> tuple[float, int, float, int]:
     s_in, z_in = per_tensor(x, "input")
     s_out, z_out = per_tensor(out, "output")
@@ -118,8 +128,7 @@ def prepare_mean(node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d:
         offset = f32(f32(z_in) * f32(s_in)) / f32(s_out)
         offset = offset + f32(0.5) if offset > 0 else offset - f32(0.5)
         real = f32(s_in) / (f32(count) * f32(s_out))
-        multiplier, shift = fp.quantize_multiplier(float(real), rounding_mode(node, "double"))
-        forced = node.rounding != "tflite"
+        multiplier, shift = _multiplier(float(real), rounding_mode(node, "double"))
         return QuantReduce(
             MEAN4D,
             z_in,
@@ -130,11 +139,11 @@ def prepare_mean(node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d:
             shift,
             rounding=rounding_mode(node, "double"),
             vector_channels=vector_channels(x.shape[3], node.num_threads),
-            vector_rounding=node.rounding if forced else "double_up",
+            vector_rounding=rounding_mode(node, "double_up"),
             bias=z_out - int(offset),
         )
     rounding = rounding_mode(node, "double")
-    multiplier, shift = fp.quantize_multiplier(s_in / s_out, rounding)
+    multiplier, shift = _multiplier(s_in / s_out, rounding)
     if count > 0:
         # Fold 1/count into the multiplier as TFLite does (keeping the shift >= -31).
         k = min(count.bit_length() - 1, 32, 31 + shift)
@@ -151,7 +160,7 @@ def prepare_sum(node: Node, x: TensorInfo, out: TensorInfo, count: int) -> Quant
     scale = np.float32(s_in) / np.float32(s_out)
     bias = np.float32(np.float32(-z_in) * scale) * np.float32(count)
     return QuantReduce(
-        SUM, z_in, z_out, int(limits.min), int(limits.max), scale=scale, sum_bias=bias
+        SUM, z_in, z_out, int(limits.min), int(limits.max), scale=float(scale), sum_bias=float(bias)
     )
 
 

@@ -1,8 +1,9 @@
 """CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V: join or cut tensors along one axis.
 
 All are bit-exact copies for every dtype. Quantized inputs must share the
-output's scale and zero point (requantizing concat is a later issue), and a
-fused activation is only meaningful (and only accepted) on float tensors.
+output's scale and zero point, except for uint8 CONCATENATION, which rescales
+inputs with other parameters as TFLite does (``_qconcat``); a fused activation is
+only meaningful (and only accepted) on float tensors.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator
+from . import _qconcat
 from ._shape_util import (
     all_known,
     check_num_outputs,
@@ -37,6 +39,7 @@ class ConcatData:
     axis: int
     activation: ActivationFunctionType
     scalars: bool  # concatenating rank-0 tensors stacks them into a vector
+    rescale: _qconcat.ConcatRescale | None = None  # uint8 inputs with other parameters
 
 
 def _prepare_concat(node: Node) -> Prepared:
@@ -56,7 +59,8 @@ def _prepare_concat(node: Node) -> Prepared:
         axis = normalize_axis(axis, rank)
     for info in inputs:
         check_same_dtype(node, info, out)
-        check_same_quantization(node, info, out)
+        if out.dtype != np.uint8 or not out.scale:  # uint8 rescales (below)
+            check_same_quantization(node, info, out)
         if len(info.shape) != rank:
             raise PrepareError(f"input {info.name!r} has rank {len(info.shape)}; expected {rank}")
         for d in range(rank):
@@ -74,11 +78,25 @@ def _prepare_concat(node: Node) -> Prepared:
     else:
         total = sum(info.shape[axis] for info in inputs)
         shape = (*first.shape[:axis], total, *first.shape[axis + 1 :])
-    return Prepared([shape], data=ConcatData(axis, act, rank == 0))
+    rescale = _qconcat.plan(inputs, out) if out.dtype == np.uint8 and out.scale else None
+    return Prepared([shape], data=ConcatData(axis, act, rank == 0, rescale))
 
 
 def _invoke_concat(data: ConcatData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-    out = outputs[0]
+    if data.rescale is not None:
+        inputs = _qconcat.rescaled_inputs(data.rescale, inputs)
+    _join(data, inputs, outputs[0])
+
+
+def _invoke_concat_opt(
+    data: ConcatData, inputs: list[np.ndarray], outputs: list[np.ndarray]
+) -> None:
+    if data.rescale is not None:
+        inputs = _qconcat.rescaled_inputs_by_table(data.rescale, inputs)
+    _join(data, inputs, outputs[0])
+
+
+def _join(data: ConcatData, inputs: list[np.ndarray], out: np.ndarray) -> None:
     if data.scalars:
         np.stack(inputs, out=out)
     else:
@@ -194,7 +212,9 @@ def _invoke_cut_input1(pieces: tuple, inputs: list[np.ndarray], outputs: list[np
 
 
 KERNELS = {
-    BuiltinOperator.CONCATENATION: KernelSpec(_prepare_concat, _invoke_concat, versions=(1, 7)),
+    BuiltinOperator.CONCATENATION: KernelSpec(
+        _prepare_concat, _invoke_concat, versions=(1, 7), invoke_opt=_invoke_concat_opt
+    ),
     BuiltinOperator.PACK: KernelSpec(_prepare_pack, _invoke_pack, versions=(1, 5)),
     BuiltinOperator.UNPACK: KernelSpec(_prepare_unpack, _invoke_cut_input0, versions=(1, 6)),
     BuiltinOperator.SPLIT: KernelSpec(_prepare_split, _invoke_cut_input1, versions=(1, 5)),

@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED, float32 (schema versions 1-14).
+"""FULLY_CONNECTED: float32 here; int8 / uint8 / int16 in _fully_connected_quant, hybrid in
+_conv_hybrid (schema versions 1-14).
 
 Inputs: input [..., K] (any shape whose size is a multiple of K), weights [units, K],
 bias [units] (optional). Output [size / K, units], or with keep_num_dims the input's
@@ -9,8 +10,7 @@ Optimized path: one BLAS GEMM on the [out, in] weights as they are (transposed
 operand, no copy), straight into the output with bias and activation fused.
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). The
-SHUFFLED4x16INT8 weights format, quantized and hybrid (int8 weights, float input)
-variants are not supported yet.
+SHUFFLED4x16INT8 weights format is not supported.
 """
 
 from __future__ import annotations
@@ -51,9 +51,12 @@ def prepare(node: Node) -> Prepared:
     if len(node.outputs) != 1:
         raise PrepareError(f"expects 1 output, got {len(node.outputs)}")
     x, weights = node.input(INPUT), node.input(WEIGHTS)
-    win.require_float(x, "FULLY_CONNECTED")
-    win.require_float_weights(weights, "FULLY_CONNECTED", "weights")
-    win.require_output_dtype(node, np.dtype(np.float32))
+    quantized = x.dtype in win.QUANTIZED_DTYPES
+    hybrid = x.dtype == np.dtype(np.float32) and weights.dtype in win.QUANTIZED_DTYPES
+    if not (quantized or hybrid):
+        win.require_float(x, "FULLY_CONNECTED")
+        win.require_float_weights(weights, "FULLY_CONNECTED", "weights")
+        win.require_output_dtype(node, np.dtype(np.float32))
     win.require_rank(weights, 2, "weights", "[units, input size]")
     opts = node.options
     if opts is None:
@@ -70,7 +73,8 @@ def prepare(node: Node) -> Prepared:
             f"input {x.name!r} of shape {list(x.shape)} does not split into rows of {depth} "
             f"(weights {weights.name!r} are {list(weights.shape)})"
         )
-    win.float_bias(node, BIAS, units, "FULLY_CONNECTED")
+    if not quantized:
+        win.float_bias(node, BIAS, units, "FULLY_CONNECTED")
     rows = size // depth
     if opts.keep_num_dims:
         if not x.shape or x.shape[-1] != depth:
@@ -80,12 +84,23 @@ def prepare(node: Node) -> Prepared:
         out_shape = (*x.shape[:-1], units)
     else:
         out_shape = (rows, units)
+    # The quantized and hybrid modules are imported only by the models that need them.
+    if quantized:
+        from . import _fully_connected_quant
+
+        return _fully_connected_quant.prepare(node, rows, out_shape)
+    if hybrid:
+        from . import _conv_hybrid
+
+        return _conv_hybrid.prepare_fully_connected(node, rows, out_shape)
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
     return Prepared([out_shape], OpData(rows, low, high, tanh, node.num_threads))
 
 
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: out = x @ W^T + b, then the fused activation."""
+    if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
+        return data.invoke(inputs, outputs)
     x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     acc = x.reshape(data.rows, -1) @ weights.T
@@ -97,6 +112,8 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM straight into the output, one fused bias/activation pass."""
+    if type(data) is not OpData:
+        return data.invoke_opt(inputs, outputs)
     x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     out2d = out.reshape(data.rows, -1)

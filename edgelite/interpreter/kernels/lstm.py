@@ -1,5 +1,6 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (full kernel, one time step): float32 and hybrid
-(int8/uint8 weights with float activations, ``_lstm_hybrid``).
+"""UNIDIRECTIONAL_SEQUENCE_LSTM and LSTM (full kernel, one time step): float32, hybrid
+(int8/uint8 weights with float activations, ``_lstm_hybrid``) and integer (int8 input,
+TFLite's 8x8->16 kernel, ``_lstm_integer``).
 
 Prepare validates the 20 or 24 inputs as TFLite's CheckInputTensorDimensions does and
 records where each tensor is; the computation lives in ``_lstm_eval`` (shared with
@@ -15,6 +16,7 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType as Act
 from ...schema.generated.enums import BuiltinOperator, LSTMKernelType
 from ...schema.generated.options import LSTMOptions, UnidirectionalSequenceLSTMOptions
+from . import _lstm_integer
 from ._lstm_eval import Cell, LstmData, Packed, invoke, invoke_opt, pack, weight_positions
 from ._lstm_hybrid import hybrid_params
 from ._recurrent import check_float_input, check_state
@@ -31,27 +33,46 @@ def _shape_of(node: Node, pos: int) -> tuple[int, ...] | None:
     return None if info is None else info.shape
 
 
-def _expect(node: Node, pos: int, shape: tuple[int, ...], what: str, weight: bool = False) -> None:
-    """Shape and type of one tensor; ``weight``: int8/uint8 in a hybrid LSTM."""
+# Tensor types per kind of LSTM tensor (weight, vector = peephole, bias, norm = layer norm)
+# in a float32 LSTM, a hybrid one, and an integer (8x8->16) one.
+_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "float": {k: (np.float32,) for k in ("weight", "vector", "bias", "norm")},
+    "hybrid": {
+        "weight": (np.int8, np.uint8),
+        "vector": (np.int8, np.uint8),
+        "bias": (np.float32,),
+        "norm": (np.float32,),
+    },
+    "integer": {
+        "weight": (np.int8,),
+        "vector": (np.int16,),
+        "bias": (np.int32,),
+        "norm": (np.int16,),
+    },
+}
+
+
+def lstm_mode(node: Node) -> str:
+    """ "integer" (int8 input), "hybrid" (float input, int8 weights) or "float"."""
+    if node.input(0).dtype == np.int8:
+        return "integer"
+    return "hybrid" if _is_hybrid(node) else "float"
+
+
+def _expect(node: Node, pos: int, shape: tuple[int, ...], what: str, kind: str = "bias") -> None:
+    """Shape and type of one tensor; ``kind``: weight, vector (peephole), bias or norm."""
     info = node.input(pos)
     if info.shape != shape:
         raise PrepareError(
             f"{what} {info.name!r} has shape {list(info.shape)}; expected {list(shape)}"
         )
-    hybrid = node.input(0).dtype == np.float32 and _is_hybrid(node)
-    if weight and hybrid:
-        if info.dtype not in (np.int8, np.uint8):
-            raise PrepareError(
-                f"{what} {info.name!r} is {info.dtype.name}; a hybrid LSTM's weights are all "
-                "int8 (or uint8)"
-            )
-    elif info.dtype != np.float32:
-        if info.dtype in (np.int8, np.uint8, np.int16):
-            raise PrepareError(
-                f"{what} {info.name!r} is {info.dtype.name}; integer (fully quantized) LSTMs "
-                "are not supported yet"
-            )
-        raise PrepareError(f"{what} {info.name!r} is {info.dtype.name}; expected float32")
+    mode = lstm_mode(node)
+    allowed = [np.dtype(t) for t in _TYPES[mode][kind]]
+    if info.dtype not in allowed:
+        names = "/".join(t.name for t in allowed)
+        raise PrepareError(
+            f"{what} {info.name!r} is {info.dtype.name}; a {mode} LSTM needs {names}"
+        )
 
 
 def _is_hybrid(node: Node) -> bool:
@@ -85,8 +106,8 @@ def describe_cell(
     for gate in range(4):
         if gate == 0 and cifg:
             continue
-        _expect(node, w_in[gate], (n_cell, n_input), "input weights", True)
-        _expect(node, w_rec[gate], (n_cell, n_output), "recurrent weights", True)
+        _expect(node, w_in[gate], (n_cell, n_input), "input weights", "weight")
+        _expect(node, w_rec[gate], (n_cell, n_output), "recurrent weights", "weight")
     w_aux = _present(node, tuple(range(aux, aux + 4))) if aux >= 0 else (-1,) * 4
     peep = _present(node, (first + 8, first + 9, -1, first + 10))
     if peep[1] >= 0 or peep[3] >= 0 or peep[0] >= 0:
@@ -94,7 +115,7 @@ def describe_cell(
             raise PrepareError("peephole weights must be given for every gate or for none")
         for p in peep:
             if p >= 0:
-                _expect(node, p, (n_cell,), "peephole weights", True)
+                _expect(node, p, (n_cell,), "peephole weights", "vector")
     bias = _present(node, tuple(range(first + _BIAS, first + _BIAS + 4)))
     if (bias[0] >= 0) == cifg:
         raise PrepareError("the input gate bias must be given exactly when there is an input gate")
@@ -109,10 +130,10 @@ def describe_cell(
             if (gate != 0 or not cifg) and p < 0:
                 raise PrepareError("layer norm coefficients must be given for every gate")
             if p >= 0:
-                _expect(node, p, (n_cell,), "layer norm coefficients")
+                _expect(node, p, (n_cell,), "layer norm coefficients", "norm")
     proj, proj_bias = _present(node, (first + _PROJ, first + _PROJ_BIAS))
     if proj >= 0:
-        _expect(node, proj, (n_output, n_cell), "projection weights", True)
+        _expect(node, proj, (n_output, n_cell), "projection weights", "weight")
     elif proj_bias >= 0:
         raise PrepareError("projection bias given without projection weights")
     elif n_output != n_cell:
@@ -142,7 +163,7 @@ def check_aux_weights(node: Node, cell: Cell, n_aux: int) -> None:
             continue
         if p < 0:
             raise PrepareError("aux input weights must be given for every gate or for none")
-        _expect(node, p, (cell.n_cell, n_aux), "aux input weights", True)
+        _expect(node, p, (cell.n_cell, n_aux), "aux input weights", "weight")
 
 
 def check_options(opts, op: str) -> tuple[int, float, float]:
@@ -163,8 +184,45 @@ def batch_time(x: TensorInfo, time_major: bool) -> tuple[int, int]:
     return (x.shape[1], x.shape[0]) if time_major else (x.shape[0], x.shape[1])
 
 
+def _check_int_state(node: Node, pos: int, size: int, dtype, what: str) -> None:
+    info = node.input(pos)
+    if not info.is_variable:
+        raise PrepareError(f"{what} {info.name!r} must be a variable tensor")
+    if info.dtype != dtype or int(np.prod(info.shape)) != size:
+        raise PrepareError(
+            f"{what} {info.name!r} must be {np.dtype(dtype).name} with {size} elements, got "
+            f"{info.dtype.name} {list(info.shape)}"
+        )
+
+
+def _finish_integer(node: Node, data: LstmData, shapes, n_batch: int) -> Prepared:
+    """The 8x8->16 integer LSTM: int8 h state, int16 cell state, int8 output."""
+    cell = data.cells[0]
+    if data.activation != Act.TANH:
+        raise PrepareError(
+            f"an integer LSTM computes tanh; fused activation {Act(data.activation).name} "
+            "is not supported"
+        )
+    _check_int_state(node, cell.h_state, n_batch * cell.n_output, np.int8, "activation state")
+    _check_int_state(node, cell.c_state, n_batch * cell.n_cell, np.int16, "cell state")
+    out = node.outputs[0]
+    if out.dtype != np.int8:
+        raise PrepareError(f"output {out.name!r} is {out.dtype.name}; an integer LSTM gives int8")
+    integer = _lstm_integer.prepare(node, cell, data.cell_clip, data.proj_clip)
+    data = replace(data, integer=integer, packed=(None,), num_threads=node.num_threads)
+    return Prepared(output_shapes=shapes, data=data)
+
+
+def _lstm_input(node: Node, op: str) -> TensorInfo:
+    """The sequence input: int8 (integer LSTM) or float32."""
+    x = node.input(0)
+    return x if x.dtype == np.int8 else check_float_input(node, op)
+
+
 def finish(node: Node, data: LstmData, shapes: list[tuple[int, ...]], n_batch: int) -> Prepared:
     """Check the state variables, pack constant weights, return the prepared op."""
+    if lstm_mode(node) == "integer":
+        return _finish_integer(node, data, shapes, n_batch)
     packed: list[Packed | None] = []
     for cell in data.cells:
         check_state(node, cell.h_state, n_batch * cell.n_output, "activation state")
@@ -189,7 +247,7 @@ def _prepare_unidirectional(node: Node) -> Prepared:
     if len(node.inputs) not in (20, 24) or len(node.outputs) != 1:
         raise PrepareError("expects 20 or 24 inputs and 1 output")
     opts = node.options or UnidirectionalSequenceLSTMOptions()
-    x = check_float_input(node, "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    x = _lstm_input(node, "UNIDIRECTIONAL_SEQUENCE_LSTM")
     act, cell_clip, proj_clip = check_options(opts, "UNIDIRECTIONAL_SEQUENCE_LSTM")
     if opts.diagonal_recurrent_tensors:
         raise PrepareError(
@@ -213,7 +271,7 @@ def _prepare_lstm(node: Node) -> Prepared:
         )
     if len(node.inputs) not in (20, 24) or len(node.outputs) != 1:
         raise PrepareError("the full LSTM kernel expects 20 or 24 inputs and 1 output")
-    x = check_float_input(node, "LSTM")
+    x = _lstm_input(node, "LSTM")
     act, cell_clip, proj_clip = check_options(opts, "LSTM")
     if len(x.shape) != 2:
         raise PrepareError(f"input {x.name!r} has {len(x.shape)} dims; LSTM needs [batch, n_input]")

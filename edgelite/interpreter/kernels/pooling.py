@@ -1,4 +1,4 @@
-"""AVERAGE_POOL_2D (v1-3), MAX_POOL_2D (v1-3), L2_POOL_2D (v1); float32, NHWC.
+"""AVERAGE_POOL_2D (v1-3), MAX_POOL_2D (v1-3), L2_POOL_2D (v1); float32, int8, uint8, int16.
 
 One window per output pixel (filter_height x filter_width, strides, SAME/VALID
 padding as TFLite computes it). Taps in the padding do not count: MAX takes the
@@ -6,10 +6,15 @@ maximum of the taps inside the image, AVERAGE divides by the number of taps insi
 the image (not by the filter size), L2 is sqrt(sum of squares / that number). Fused
 NONE/RELU/RELU_N1_TO_1/RELU6/TANH.
 
-Optimized path: the Cython kernel in ``_pool.pyx`` (4-lane vectors over channels).
+Quantized AVERAGE / MAX (int8, uint8, int16; L2 is float only, as in TFLite) work on the
+raw integers: input and output must share scale and zero point. AVERAGE rounds the
+int32 sum half away from zero, ``(sum +- count / 2) / count`` in C integer division,
+then both clamp to the fused activation's quantized range.
 
-Deviations: a fused TANH is applied (the official float kernels ignore it). int8 /
-uint8 / int16 pooling is not supported yet.
+Optimized path: the Cython kernels in ``_pool.pyx`` (float, 4-lane vectors over
+channels) and ``_qconv.qpool2d`` (integers, channels innermost).
+
+Deviations: a fused TANH is applied (the official float kernels ignore it).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 try:
     from ._pool import pool2d
+    from ._qconv import qpool2d
 except ImportError:  # extensions not built: the reference kernel still runs
-    pool2d = None
+    pool2d = qpool2d = None
 
 INPUT = 0
 MAX, AVERAGE, L2 = 0, 1, 2  # the kind codes of _pool.pool2d
@@ -47,13 +53,34 @@ class OpData:
     high: float
     tanh: bool
     num_threads: int
+    quantized: bool = False  # integers: low / high are the quantized activation bounds
+
+
+def _quantized_bounds(node: Node, name: str, kind: int) -> tuple[int, int]:
+    from . import _requant as rq  # imported only by the models that need it
+
+    x, out = node.input(INPUT), node.outputs[0]
+    if kind == L2:
+        raise PrepareError(f"quantized {name} is not supported ({x.dtype.name}; float32 only)")
+    win.require_output_dtype(node, x.dtype)
+    rq.affine(x, "input", name)
+    rq.affine(out, "output", name)
+    if abs(np.float32(x.scale) - np.float32(out.scale)) > 1e-6 or x.zero_point != out.zero_point:
+        raise PrepareError(
+            f"quantized {name} needs the output's scale and zero point equal to the input's: "
+            f"{x.name!r} has ({x.scale:g}, {x.zero_point}), {out.name!r} has "
+            f"({out.scale:g}, {out.zero_point})"
+        )
+    return rq.activation_bounds(node.options.fused_activation_function, out)
 
 
 def _prepare(node: Node, kind: int, name: str) -> Prepared:
     check_inputs(node, 1)
     x = node.input(INPUT)
-    win.require_float(x, name)
-    win.require_output_dtype(node, np.dtype(np.float32))
+    quantized = x.dtype in win.QUANTIZED_DTYPES
+    if not quantized:
+        win.require_float(x, name)
+        win.require_output_dtype(node, np.dtype(np.float32))
     win.require_rank(x, 4, "input", "[batch, height, width, channels]")
     opts = node.options
     if opts is None:
@@ -71,7 +98,10 @@ def _prepare(node: Node, kind: int, name: str) -> Prepared:
     ow, pad_l = win.output_and_padding(
         width, opts.filter_width, opts.stride_w, 1, opts.padding, "width"
     )
-    low, high, tanh = win.fused_activation(opts.fused_activation_function)
+    if quantized:
+        low, high, tanh = *_quantized_bounds(node, name, kind), False
+    else:
+        low, high, tanh = win.fused_activation(opts.fused_activation_function)
     data = OpData(
         kind=kind,
         filter=(opts.filter_height, opts.filter_width),
@@ -81,6 +111,7 @@ def _prepare(node: Node, kind: int, name: str) -> Prepared:
         high=high,
         tanh=tanh,
         num_threads=node.num_threads,
+        quantized=quantized,
     )
     return Prepared([(batches, oh, ow, channels)], data)
 
@@ -95,6 +126,9 @@ def prepare(node: Node) -> Prepared:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: pad, then reduce the strided window views tap by tap."""
     x, out = inputs[INPUT], outputs[0]
+    if data.quantized:
+        _invoke_quantized(data, x, out)
+        return
     (fh, fw), (sh, sw), (pad_t, pad_l) = data.filter, data.stride, data.pad
     _, oh, ow, _ = out.shape
     pads = (
@@ -126,9 +160,37 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
     out[...] = acc
 
 
+def _invoke_quantized(data: OpData, x: np.ndarray, out: np.ndarray) -> None:
+    """int64 max or sum (and count of real taps), then TFLite's rounded division."""
+    from ._qwindow import padded_taps
+
+    _, oh, ow, _ = out.shape
+    inside = np.ones((1, *x.shape[1:3], 1), np.int64)
+    acc = np.full(out.shape, np.iinfo(np.int64).min if data.kind == MAX else 0, np.int64)
+    count = np.zeros((1, oh, ow, 1), np.int64)
+    window = (data.filter, data.stride, (1, 1), data.pad, (oh, ow))
+    real_taps = padded_taps(inside, *window, fill=0)
+    for (_, _, taps), (_, _, real) in zip(padded_taps(x.astype(np.int64), *window), real_taps):
+        if data.kind == MAX:
+            np.maximum(acc, np.where(real > 0, taps, acc), out=acc)
+        else:
+            acc += taps * real
+        count += real
+    if data.kind == AVERAGE:
+        half = count // 2
+        # C's integer division truncates toward zero.
+        rounded = np.where(acc > 0, acc + half, acc - half)
+        acc = np.sign(rounded) * (np.abs(rounded) // count)
+    out[...] = np.clip(acc, data.low, data.high)
+
+
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the Cython pooling kernel."""
     window = (*data.filter, *data.stride, *data.pad)
+    if data.quantized:
+        bounds = (int(data.low), int(data.high))
+        qpool2d(inputs[INPUT], outputs[0], data.kind == MAX, window, *bounds, data.num_threads)
+        return
     pool2d(inputs[INPUT], outputs[0], data.kind, window, data.low, data.high, data.num_threads)
     if data.tanh:
         np.tanh(outputs[0], out=outputs[0])

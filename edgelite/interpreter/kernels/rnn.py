@@ -22,7 +22,7 @@ from ...schema.generated.enums import BuiltinOperator
 from ...schema.generated.options import RNNOptions, SequenceRNNOptions
 from ._blas import use_blas_threads
 from ._hybrid_util import accumulate, int8_view, quantize_rows, row_sums
-from ._qparams import per_tensor
+from ._qparams import symmetric_scale
 from ._recurrent import activate, check_float_input, check_state, state_view, time_major_view
 from .base import KernelSpec, Node, Prepared, PrepareError
 
@@ -70,8 +70,8 @@ def _hybrid(node: Node, opts) -> HybridRnn | None:
     """The hybrid parameters when W is int8/uint8 (TFLite's IsHybridOp), else None."""
     if node.input(_WEIGHTS).dtype not in (np.int8, np.uint8):
         return None
-    w_scale, _ = per_tensor(node.input(_WEIGHTS), "weights")
-    r_scale, _ = per_tensor(node.input(_RECURRENT), "recurrent weights")
+    w_scale = symmetric_scale(node.input(_WEIGHTS), "weights")
+    r_scale = symmetric_scale(node.input(_RECURRENT), "recurrent weights")
     return HybridRnn(w_scale, r_scale, bool(opts.asymmetric_quantize_inputs))
 
 

@@ -36,7 +36,7 @@ from ...schema.generated.enums import BuiltinOperator
 from ...schema.generated.options import SVDFOptions
 from . import _hybrid_util as hybrid
 from . import fixedpoint as fp
-from ._qparams import per_tensor, rounding_mode
+from ._qparams import per_tensor, rounding_mode, symmetric_scale
 from ._recurrent import activate, check_state
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo
 
@@ -133,8 +133,8 @@ def _integer(node: Node, x: TensorInfo, data: SvdfData) -> SvdfData:
         raise PrepareError(f"output {out.name!r} is {out.dtype.name}; integer SVDF gives int8")
     state = _check_int_state(node, x.shape[0] * data.memory * data.filters)
     s_in, z_in = per_tensor(x, "input")
-    s_feature, _ = per_tensor(node.input(_FEATURE), "weights_feature")
-    s_time, _ = per_tensor(node.input(_TIME), "weights_time")
+    s_feature = symmetric_scale(node.input(_FEATURE), "weights_feature")
+    s_time = symmetric_scale(node.input(_TIME), "weights_time")
     s_state, z_state = per_tensor(state, "state")
     s_out, z_out = per_tensor(out, "output")
     if z_state != 0:
@@ -163,8 +163,8 @@ def _dequantize_time(values: np.ndarray, scale: float) -> np.ndarray:
 def _hybrid(node: Node, opts: SVDFOptions, data: SvdfData) -> SvdfData:
     feature = _weight(node, _FEATURE, 2, (np.int8, np.uint8), "weights_feature")
     time = _weight(node, _TIME, 2, (np.int8, np.uint8), "weights_time")
-    s_feature, _ = per_tensor(feature, "weights_feature")
-    s_time, _ = per_tensor(time, "weights_time")
+    s_feature = symmetric_scale(feature, "weights_feature")
+    s_time = symmetric_scale(time, "weights_time")
     time_weights = None if time.data is None else _dequantize_time(time.data, s_time)
     return replace(
         data,

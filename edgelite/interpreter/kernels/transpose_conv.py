@@ -1,4 +1,5 @@
-"""TRANSPOSE_CONV, float32 (schema versions 1-5).
+"""TRANSPOSE_CONV: float32 here; int8 / uint8 / int16 and hybrid in _transpose_conv_quant
+(schema versions 1-5).
 
 Inputs: output_shape (int32 [4]), weights [out, kh, kw, in] (OHWI), input
 [N, H, W, in], bias [out] (optional, v3+). Output has ``output_shape``. Every input
@@ -13,7 +14,6 @@ output and one clamp pass.
 
 Deviations: a fused TANH is applied (the official float kernel ignores it). A
 non-constant output_shape makes the output dynamic (shape known at invoke).
-Quantized and hybrid variants are not supported yet.
 """
 
 from __future__ import annotations
@@ -58,9 +58,12 @@ def prepare(node: Node) -> Prepared:
     """Validate; the output shape is the value of the output_shape input."""
     check_inputs(node, 3, 4)
     shape_info, weights, x = node.input(OUTPUT_SHAPE), node.input(WEIGHTS), node.input(INPUT)
-    win.require_float(x, "TRANSPOSE_CONV")
-    win.require_float_weights(weights, "TRANSPOSE_CONV", "weights")
-    win.require_output_dtype(node, np.dtype(np.float32))
+    quantized = x.dtype in win.QUANTIZED_DTYPES
+    hybrid = x.dtype == np.dtype(np.float32) and weights.dtype in win.QUANTIZED_DTYPES
+    if not (quantized or hybrid):
+        win.require_float(x, "TRANSPOSE_CONV")
+        win.require_float_weights(weights, "TRANSPOSE_CONV", "weights")
+        win.require_output_dtype(node, np.dtype(np.float32))
     check_dtype(shape_info, (np.int32,), "output_shape")
     win.require_rank(x, 4, "input", "[batch, height, width, channels]")
     win.require_rank(weights, 4, "weights", "[out, h, w, in]")
@@ -75,7 +78,8 @@ def prepare(node: Node) -> Prepared:
         raise PrepareError(
             f"input {x.name!r} has {x.shape[3]} channels; weights {weights.name!r} expect {in_c}"
         )
-    win.float_bias(node, BIAS, out_c, "TRANSPOSE_CONV")
+    if not quantized:
+        win.float_bias(node, BIAS, out_c, "TRANSPOSE_CONV")
     if shape_info.data is None:
         return Prepared(dynamic=True)  # the output size arrives with the first invoke
     out_shape = tuple(int(v) for v in shape_info.data)
@@ -86,6 +90,14 @@ def prepare(node: Node) -> Prepared:
         )
     _, pad_t = win.output_and_padding(out_shape[1], kh, opts.stride_h, 1, opts.padding, "height")
     _, pad_l = win.output_and_padding(out_shape[2], kw, opts.stride_w, 1, opts.padding, "width")
+    # The quantized and hybrid modules are imported only by the models that need them.
+    if quantized or hybrid:
+        from . import _transpose_conv_quant
+
+        prepare_other = (
+            _transpose_conv_quant.prepare if quantized else _transpose_conv_quant.prepare_hybrid
+        )
+        return prepare_other(node, (opts.stride_h, opts.stride_w), (pad_t, pad_l), out_shape)
     low, high, tanh = win.fused_activation(opts.fused_activation_function)
     data = OpData(
         stride=(opts.stride_h, opts.stride_w),
@@ -102,6 +114,8 @@ def prepare(node: Node) -> Prepared:
 
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: scatter each filter tap's product into a padded output, then crop."""
+    if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
+        return data.invoke(inputs, outputs)
     weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (pad_t, pad_l) = data.stride, data.pad
@@ -125,6 +139,8 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM into the scratch columns, col2im scatter-add, clamp."""
+    if type(data) is not OpData:
+        return data.invoke_opt(inputs, outputs)
     weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else None
     w2d = data.weights if data.weights is not None else gemm_weights(weights)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
+from . import _qactivation as qa
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 
 # Integer types whose tensors normally carry quantization parameters.
@@ -171,19 +172,53 @@ _OPS: dict[BuiltinOperator, tuple[Callable[..., None], tuple[TensorType, ...], t
 }
 
 
-def _make_prepare(compute: Callable[..., None], allowed: tuple[TensorType, ...]):
+def _make_prepare(
+    op: BuiltinOperator, compute: Callable[..., None], allowed: tuple[TensorType, ...]
+):
     def prepare(node: Node) -> Prepared:
+        if op == BuiltinOperator.RSQRT and node.inputs and node.inputs[0] is not None:
+            x = node.inputs[0]
+            if x.type in QUANTIZED_TYPES and is_quantized(x):
+                return _prepare_quantized_rsqrt(node)
         return unary_prepare(node, allowed, UnaryData(compute))
 
     return prepare
 
 
+def _prepare_quantized_rsqrt(node: Node) -> Prepared:
+    """RSQRT int8 / int16 (symmetric), TFLite's quantized types for it: see _qactivation."""
+    check_inputs(node, 1)
+    x = node.input(0)
+    if x.type not in (TensorType.INT8, TensorType.INT16):
+        raise PrepareError(
+            f"quantized RSQRT supports int8 and int16 (as TFLite); input {x.name!r} is "
+            f"{_type_name(x.type)}"
+        )
+    return qa.make_data(node, qa.rsqrt_compute(node), min_valid=x.zero_point)
+
+
 def invoke(data: UnaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Apply the op's ufunc into the output (log/sqrt of negatives give NaN quietly)."""
+    if not isinstance(data, UnaryData):  # quantized RSQRT
+        qa.invoke_reference(data, inputs, outputs)
+        return
+    data.compute(inputs[0], outputs[0])
+
+
+def invoke_opt(data: UnaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Quantized RSQRT: the prepared table; everything else as the reference."""
+    if not isinstance(data, UnaryData):
+        qa.invoke_table(data, inputs, outputs)
+        return
     data.compute(inputs[0], outputs[0])
 
 
 KERNELS = {
-    op: KernelSpec(prepare=_make_prepare(compute, allowed), invoke=invoke, versions=versions)
+    op: KernelSpec(
+        prepare=_make_prepare(op, compute, allowed),
+        invoke=invoke,
+        versions=versions,
+        invoke_opt=invoke_opt if op == BuiltinOperator.RSQRT else None,
+    )
     for op, (compute, allowed, versions) in _OPS.items()
 }
