@@ -56,7 +56,9 @@ def build(
         elif spec.const:
             indices.append(mb.const(f"c{i}", spec.value, quantization=spec.q))
         else:
-            indices.append(mb.input(f"x{i}", spec.value.shape, spec.value.dtype, quantization=spec.q))
+            indices.append(
+                mb.input(f"x{i}", spec.value.shape, spec.value.dtype, quantization=spec.q)
+            )
             feed.append(spec.value)
     y = mb.tensor("y", out_shape, out_dtype, quantization=out_q)
     mb.op(code, indices, [y], options, version=version)

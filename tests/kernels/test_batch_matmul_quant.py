@@ -16,9 +16,23 @@ from tests.kernels._qconv_helpers import Spec, build, check, q, run_with_roundin
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, dtype, *, lhs_shape=(2, 5, 7), rhs_shape=(2, 7, 6), adj_x=False, adj_y=False,
-           rhs_dtype=None, zl=3, zr=-2, zo=1, spread=6, s_out=1.0, const_rhs=False,
-           out_dtype=None):
+def _model(
+    rng,
+    dtype,
+    *,
+    lhs_shape=(2, 5, 7),
+    rhs_shape=(2, 7, 6),
+    adj_x=False,
+    adj_y=False,
+    rhs_dtype=None,
+    zl=3,
+    zr=-2,
+    zo=1,
+    spread=6,
+    s_out=1.0,
+    const_rhs=False,
+    out_dtype=None,
+):
     rhs_dtype = rhs_dtype or dtype
     lhs = small_ints(rng, lhs_shape, zl, spread, dtype)
     rhs = small_ints(rng, rhs_shape, zr, spread, rhs_dtype)

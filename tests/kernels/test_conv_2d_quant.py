@@ -16,16 +16,43 @@ from edgelite.schema.generated.enums import ActivationFunctionType as Act
 from edgelite.schema.generated.enums import BuiltinOperator as Op
 from edgelite.schema.generated.enums import Padding, TensorType
 from edgelite.schema.generated.options import Conv2DOptions
-from tests.kernels._qconv_helpers import Spec, build, check, q, run_with_rounding, small_ints, tie_scales
 from tests.kernel_runner import run_kernels
+from tests.kernels._qconv_helpers import (
+    Spec,
+    build,
+    check,
+    q,
+    run_with_rounding,
+    small_ints,
+    tie_scales,
+)
 
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, dtype, *, shape=(2, 9, 10, 6), out_c=8, k=(3, 3), stride=(1, 1),
-           dilation=(1, 1), padding=Padding.SAME, act=Act.NONE, groups=1, per_channel=True,
-           bias_type=np.int32, qbt=None, zx=3, zw=0, zo=-2, spread=5, wspread=6, s_out=1.0,
-           zero_bias=False):
+def _model(
+    rng,
+    dtype,
+    *,
+    shape=(2, 9, 10, 6),
+    out_c=8,
+    k=(3, 3),
+    stride=(1, 1),
+    dilation=(1, 1),
+    padding=Padding.SAME,
+    act=Act.NONE,
+    groups=1,
+    per_channel=True,
+    bias_type=np.int32,
+    qbt=None,
+    zx=3,
+    zw=0,
+    zo=-2,
+    spread=5,
+    wspread=6,
+    s_out=1.0,
+    zero_bias=False,
+):
     n, h, w, c = shape
     x = small_ints(rng, shape, zx, spread, dtype)
     wdtype = np.uint8 if dtype == np.uint8 else np.int8
@@ -77,7 +104,9 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_conv_2d_quant(case):
     params = dict(CASES[case])
-    dtype = np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    dtype = (
+        np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    )
     model, feed = _model(np.random.default_rng(zlib.crc32(case.encode())), dtype, **params)
     check(model, feed, case)
 

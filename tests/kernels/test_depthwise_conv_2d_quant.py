@@ -30,9 +30,26 @@ from tests.kernels._qconv_helpers import (
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, dtype, *, shape=(2, 9, 10, 4), mult=1, k=(3, 3), stride=(1, 1),
-           dilation=(1, 1), padding=Padding.SAME, act=Act.NONE, per_channel=True,
-           bias_type=np.int32, zx=3, zw=0, zo=-2, spread=5, wspread=6, s_out=1.0):
+def _model(
+    rng,
+    dtype,
+    *,
+    shape=(2, 9, 10, 4),
+    mult=1,
+    k=(3, 3),
+    stride=(1, 1),
+    dilation=(1, 1),
+    padding=Padding.SAME,
+    act=Act.NONE,
+    per_channel=True,
+    bias_type=np.int32,
+    zx=3,
+    zw=0,
+    zo=-2,
+    spread=5,
+    wspread=6,
+    s_out=1.0,
+):
     n, h, w, c = shape
     out_c = c * mult
     x = small_ints(rng, shape, zx, spread, dtype)
@@ -77,7 +94,9 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_depthwise_conv_2d_quant(case):
     params = dict(CASES[case])
-    dtype = np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    dtype = (
+        np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    )
     model, feed = _model(np.random.default_rng(zlib.crc32(case.encode())), dtype, **params)
     check(model, feed, case)
 

@@ -27,9 +27,26 @@ from tests.kernels._qconv_helpers import (
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, dtype, *, x_shape=(40, 24), units=10, per_channel=False, bias_type=np.int32,
-           qbt=None, act=Act.NONE, keep_num_dims=False, zx=3, zw=0, zo=-2, spread=5,
-           wspread=6, s_out=1.0, wdtype=None, bias_scale_factor=1.0):
+def _model(
+    rng,
+    dtype,
+    *,
+    x_shape=(40, 24),
+    units=10,
+    per_channel=False,
+    bias_type=np.int32,
+    qbt=None,
+    act=Act.NONE,
+    keep_num_dims=False,
+    zx=3,
+    zw=0,
+    zo=-2,
+    spread=5,
+    wspread=6,
+    s_out=1.0,
+    wdtype=None,
+    bias_scale_factor=1.0,
+):
     x = small_ints(rng, x_shape, zx, spread, dtype)
     k = x_shape[-1]
     wdtype = wdtype or (np.uint8 if dtype == np.uint8 else np.int8)
@@ -60,7 +77,8 @@ CASES = {
     "int8_keep_num_dims": {"x_shape": (2, 5, 24), "keep_num_dims": True},
     "int8_flattened": {"x_shape": (3, 4, 6)},
     "int8_no_bias": {"bias_type": None},
-    "int8_long_k": {"x_shape": (4, 1500), "spread": 128, "wspread": 127, "zx": -128, "s_out": 3000.0},
+    "int8_long_k": {"x_shape": (4, 1500), "spread": 128, "wspread": 127, "zx": -128,
+                    "s_out": 3000.0},
     "int8_saturating": {"spread": 120, "wspread": 127, "zx": -128, "zo": 127},
     "uint8": {"zx": 130, "zw": 120, "zo": 100},
     "uint8_relu": {"zx": 5, "zw": 250, "zo": 0, "act": Act.RELU},
@@ -79,7 +97,9 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_fully_connected_quant(case):
     params = dict(CASES[case])
-    dtype = np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    dtype = (
+        np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    )
     model, feed = _model(np.random.default_rng(zlib.crc32(case.encode())), dtype, **params)
     check(model, feed, case)
 

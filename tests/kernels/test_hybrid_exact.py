@@ -31,8 +31,17 @@ def _weights(rng, shape, axis, per_channel, distinct=True):
     return Spec(w, q(scales.astype(np.float32), 0, axis=axis), const=True)
 
 
-def _conv(rng, *, per_channel=True, distinct=True, groups=1, act=Act.NONE, stride=1,
-          padding=Padding.SAME, shape=(2, 8, 9, 6)):
+def _conv(
+    rng,
+    *,
+    per_channel=True,
+    distinct=True,
+    groups=1,
+    act=Act.NONE,
+    stride=1,
+    padding=Padding.SAME,
+    shape=(2, 8, 9, 6),
+):
     n, h, w, c = shape
     x = (rng.standard_normal(shape) * 3).astype(np.float32)
     weights = _weights(rng, (10, 3, 3, c // groups), 0, per_channel, distinct)
@@ -53,8 +62,9 @@ def _depthwise(rng, *, mult=2, act=Act.NONE):
                  np.float32, None, options, 4)  # fmt: skip
 
 
-def _fully_connected(rng, *, asymmetric=False, per_channel=False, act=Act.NONE, keep=False,
-                     zeros=False):
+def _fully_connected(
+    rng, *, asymmetric=False, per_channel=False, act=Act.NONE, keep=False, zeros=False
+):
     x = (rng.standard_normal((3, 4, 20)) * 2).astype(np.float32)
     if zeros:
         x[...] = 0
@@ -99,3 +109,17 @@ CASES = {
 def test_hybrid_exact(case):
     model, feed = CASES[case](np.random.default_rng(zlib.crc32(case.encode())))
     check(model, feed, case)
+
+
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_hybrid_on_the_fly_quantization_ties(asymmetric):
+    # Rows whose scaled values land exactly on halves, in the vector part (first 8 of a
+    # row) and in the scalar tail: both must round half away from zero like TFLite.
+    row = [127.0, -128.0 if asymmetric else -127.0, 2.5, -3.5, 0.5, -0.5, 10.5, -1.5]
+    row += [4.5, -4.5, 0.5, 126.5]
+    x = np.array([row, row[::-1]], np.float32)
+    weights = Spec(np.eye(12, dtype=np.int8) * 100, q(0.01, 0), const=True)
+    options = FullyConnectedOptions(asymmetric_quantize_inputs=asymmetric)
+    model, feed = build(Op.FULLY_CONNECTED, [Spec(x), weights], (2, 12), np.float32, None,
+                        options, 9)  # fmt: skip
+    check(model, feed)

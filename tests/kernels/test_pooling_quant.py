@@ -18,8 +18,20 @@ from tests.kernels._qconv_helpers import Spec, build, check, q
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, code, dtype, *, shape=(2, 9, 10, 5), k=(3, 3), stride=(2, 2),
-           padding=Padding.SAME, act=Act.NONE, zero=-3, out_scale=None, out_zero=None):
+def _model(
+    rng,
+    code,
+    dtype,
+    *,
+    shape=(2, 9, 10, 5),
+    k=(3, 3),
+    stride=(2, 2),
+    padding=Padding.SAME,
+    act=Act.NONE,
+    zero=-3,
+    out_scale=None,
+    out_zero=None,
+):
     info = np.iinfo(dtype)
     x = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
     n, h, w, c = shape
@@ -49,7 +61,9 @@ CASES = {
 
 
 def _dtype(case):
-    return np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    return (
+        np.int16 if case.startswith("int16") else np.uint8 if case.startswith("uint8") else np.int8
+    )
 
 
 @pytest.mark.parametrize("code", [Op.AVERAGE_POOL_2D, Op.MAX_POOL_2D])

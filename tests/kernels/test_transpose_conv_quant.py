@@ -17,13 +17,34 @@ from tests.kernels._qconv_helpers import Spec, build, check, q, small_ints, tie_
 pytestmark = pytest.mark.oracle
 
 
-def _model(rng, dtype, *, shape=(2, 5, 6, 3), out_c=8, k=(3, 3), stride=(2, 2),
-           padding=Padding.SAME, act=Act.NONE, per_channel=True, bias_type=np.int32, qbt=None,
-           zx=3, zw=0, zo=-2, spread=5, wspread=6, s_out=1.0, out_hw=None):
+def _model(
+    rng,
+    dtype,
+    *,
+    shape=(2, 5, 6, 3),
+    out_c=8,
+    k=(3, 3),
+    stride=(2, 2),
+    padding=Padding.SAME,
+    act=Act.NONE,
+    per_channel=True,
+    bias_type=np.int32,
+    qbt=None,
+    zx=3,
+    zw=0,
+    zo=-2,
+    spread=5,
+    wspread=6,
+    s_out=1.0,
+    out_hw=None,
+):
     n, h, w, c = shape
     if out_hw is None:
-        out_hw = (h * stride[0], w * stride[1]) if padding == Padding.SAME else (
-            (h - 1) * stride[0] + k[0], (w - 1) * stride[1] + k[1])
+        out_hw = (
+            (h * stride[0], w * stride[1])
+            if padding == Padding.SAME
+            else ((h - 1) * stride[0] + k[0], (w - 1) * stride[1] + k[1])
+        )
     hybrid = dtype == np.float32
     if hybrid:
         x = rng.standard_normal(shape).astype(np.float32)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConversionError, MissingDependencyError
-from ..lowering.graph import Graph
+from ..lowering.graph import Graph, StateVariable
 from .tf_graph import Library, graph_from_tf
+from .tf_variables import freeze_keeping_state
 
 # ModelType values of the CONVERSION_METADATA schema
 SAVED_MODEL, KERAS_MODEL, CONCRETE_FUNCTIONS = 1, 2, 3
@@ -59,6 +60,7 @@ class FrozenFunction:
     traced: TracedFunction
     graph: Graph
     model_hash: int = 0
+    variables: list[StateVariable] = field(default_factory=list)  # state it assigns
 
 
 def load_source(
@@ -238,20 +240,18 @@ def _trace_signature(tf: Any, key: str, function: Any, shapes: Mapping) -> Trace
 
 
 def freeze(loaded: LoadedSource) -> list[FrozenFunction]:
-    """Variables -> constants, functions inlined; each traced function as a Graph."""
+    """Variables -> constants (those the function assigns stay variables), functions
+    inlined; each traced function as a Graph."""
     tf = import_tensorflow()
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
     frozen_functions = []
+    names: dict[int, str] = {}  # variable -> TFLite shared name, across signatures
     for traced in loaded.functions:
         try:
-            frozen = convert_variables_to_constants_v2(traced.function, lower_control_flow=False)
+            frozen, variables = freeze_keeping_state(traced.function, names)
         except Exception as err:  # TF raises many kinds; all mean the same
             raise ConversionError(f"cannot freeze signature {traced.key!r}: {err}") from err
         graph_def = frozen.graph.as_graph_def()
-        if len(frozen.inputs) != len(traced.input_names):
+        if len(frozen.inputs) != len(traced.input_names) + len(variables):
             raise ConversionError(
                 f"signature {traced.key!r}: {len(frozen.inputs)} inputs after freezing, "
                 f"expected {len(traced.input_names)} (a resource input is left?)"
@@ -260,7 +260,6 @@ def freeze(loaded: LoadedSource) -> list[FrozenFunction]:
         ops = frozen.graph.get_operations()
         graph = graph_from_tf(tf, frozen.inputs, frozen.outputs, ops, traced.key, library)
         digest = hashlib.blake2b(graph_def.SerializeToString(deterministic=True), digest_size=8)
-        frozen_functions.append(
-            FrozenFunction(traced, graph, int.from_bytes(digest.digest(), "little"))
-        )
+        model_hash = int.from_bytes(digest.digest(), "little")
+        frozen_functions.append(FrozenFunction(traced, graph, model_hash, variables))
     return frozen_functions

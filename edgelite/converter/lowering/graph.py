@@ -49,6 +49,15 @@ class GraphNode:
         return self.attrs.get(key, default)
 
 
+@dataclass(frozen=True)
+class StateVariable:
+    """A variable the source function assigns: it stays a variable (TFLite resource)."""
+
+    placeholder: str  # tensor name of its resource input in the source graph ('v:0')
+    shared_name: str  # the TFLite VAR_HANDLE name (unique within the model)
+    value: np.ndarray  # its value at conversion: the initial value in the model
+
+
 # name, specs of the arguments[, prefix for its node names] -> the function's body
 FunctionLoader = Callable[..., "Graph"]
 

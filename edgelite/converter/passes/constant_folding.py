@@ -100,8 +100,8 @@ def evaluate(model: Model, sg: Subgraph, op: Operator) -> list[np.ndarray] | Non
 
 def fold_operator(model: Model, sg: Subgraph, op: Operator) -> bool:
     """Replace ``op``'s outputs by constants when it can be evaluated now; True if folded."""
-    if any(i in sg.inputs for i in op.outputs):
-        return False
+    if any(i in sg.inputs or sg.tensors[i].is_variable for i in op.outputs):
+        return False  # a variable is (re)written at run time, on every invoke
     results = evaluate(model, sg, op)
     if results is None or len(results) != len(op.outputs):
         return False

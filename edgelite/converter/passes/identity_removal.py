@@ -73,6 +73,8 @@ def remove_identities(model: Model, sg: Subgraph) -> int:
         if source is None:
             continue
         result = op.outputs[0]
+        if sg.tensors[result].is_variable:
+            continue  # writing a variable is the point (a state reset), not a copy
         # A subgraph output must stay written by an operator of its own.
         if result in view.outputs and (
             source in sg.inputs or source in view.outputs or constant(model, sg, source) is not None

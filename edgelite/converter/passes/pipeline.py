@@ -2,7 +2,8 @@
 
 Each pass is ``fn(model, subgraph) -> number of changes``. One round runs them all in
 order; rounds repeat (a fusion can expose a fold, a fold an identity) until a round
-changes nothing. Buffer deduplication runs once at the end, over the whole model.
+changes nothing. Then Keras LSTM loops are fused (their bodies are clean by now) and
+buffer deduplication runs once at the end, over the whole model.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .fuse_activation import fuse_activations
 from .fuse_bias import fuse_biases
 from .hard_swish import recognize_hard_swish
 from .identity_removal import remove_identities
+from .lstm_fusion import fuse_lstm_loops
 from .reshape_chains import simplify_chains
 from .sink_reshape import sink_reshapes
 
@@ -59,6 +61,8 @@ def run_passes(
             if not round_changes:
                 break
         eliminate_dead_code(model, sg)
+    # Loops are recognised once their bodies are simplified; fusing drops whole subgraphs.
+    changes["LSTM loop fusion"] = fuse_lstm_loops(model)
     changes["buffer deduplication"] = model.deduplicate_buffers()
     if progress is not None:
         for name, count in changes.items():

@@ -70,8 +70,11 @@ def check_bias(
         return None
     if x.dtype == np.dtype(np.int16):
         check_dtype(bias, (np.int32, np.int64), "bias")
-        wanted = {TensorType.INT32: np.int32, TensorType.INT64: np.int64}
-        if quantized_bias_type in wanted and bias.dtype != np.dtype(wanted[quantized_bias_type]):
+        wanted = {
+            int(TensorType.INT32): np.dtype(np.int32),
+            int(TensorType.INT64): np.dtype(np.int64),
+        }
+        if quantized_bias_type in wanted and bias.dtype != wanted[quantized_bias_type]:
             raise PrepareError(
                 f"bias {bias.name!r} is {bias.dtype.name} but quantized_bias_type is "
                 f"{TensorType(quantized_bias_type).name}"
@@ -122,7 +125,15 @@ def prepare(node: Node, groups: int, window: tuple[int, ...], out_shape: tuple[i
         bias_values = None if bias is None else np.asarray(bias.data).reshape(-1)
         rows = out_shape[0] * out_shape[1] * out_shape[2]
         plan = _qgemm.plan_conv(
-            weights, w_zero, x.dtype, x.zero_point, bias_values, requant, window, groups, rows,
+            weights,
+            w_zero,
+            x.dtype,
+            x.zero_point,
+            bias_values,
+            requant,
+            window,
+            groups,
+            rows,
             node.num_threads,
         )
     data = QConvData(

@@ -59,6 +59,12 @@ def _weight_scales(node: Node, weights, op: str, axis: int, channels: int) -> np
     return np.broadcast_to(scales, (channels,)).astype(np.float32)
 
 
+def _per_channel(weights) -> bool:
+    """More than one weight scale: the official kernels then scale per output channel."""
+    q = weights.quantization
+    return q is not None and len(q.scale) > 1
+
+
 def _activation(node: Node) -> tuple[float, float, bool]:
     opts = node.options
     return win.fused_activation(opts.fused_activation_function if opts is not None else 0)
@@ -100,7 +106,7 @@ def prepare_fully_connected(node: Node, rows: int, out_shape) -> Prepared:
     win.require_output_dtype(node, np.dtype(np.float32))
     scales = _weight_scales(node, weights, "FULLY_CONNECTED", 0, weights.shape[0])
     win.float_bias(node, BIAS, weights.shape[0], "FULLY_CONNECTED")
-    per_channel = len(weights.quantization.scale) > 1
+    per_channel = _per_channel(weights)
     asymmetric = bool(node.options.asymmetric_quantize_inputs)
     return Prepared([out_shape], _data("fc", asymmetric, scales, per_channel, node, rows=rows))
 
@@ -111,10 +117,10 @@ def prepare_batch_matmul(node: Node, out_shape, adj_x: bool, adj_y: bool) -> Pre
     win.require_output_dtype(node, np.dtype(np.float32))
     columns = rhs.shape[-2] if adj_y else rhs.shape[-1]
     axis = len(rhs.shape) - (2 if adj_y else 1)
-    if len(rhs.quantization.scale if rhs.quantization else ()) > 1 and len(rhs.shape) != 2:
+    if _per_channel(rhs) and len(rhs.shape) != 2:
         raise PrepareError("per-channel hybrid BATCH_MATMUL needs a 2-D rhs")
     scales = _weight_scales(node, rhs, "BATCH_MATMUL", axis, columns)
-    per_channel = len(rhs.quantization.scale) > 1
+    per_channel = _per_channel(rhs)
     asymmetric = bool(node.options.asymmetric_quantize_inputs) if node.options else False
     data = _data("bmm", asymmetric, scales, per_channel, node, adjoint=(adj_x, adj_y))
     return Prepared([out_shape], data)

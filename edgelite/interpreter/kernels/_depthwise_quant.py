@@ -10,11 +10,9 @@ the int8 kernel requantizes whole blocks of 8 channels with NEON-style arithmeti
 ("double_up") and the remaining ``channels % 8`` one by one ("double"); uint8 is
 "double" throughout; int16 runs the reference kernel with the int64 form.
 
-Optimized path: the inputs minus their zero point are exact in float32, and so is
-every sum while ``taps * max|x - zx| * max|w - zw|`` stays below 2^24, so the float
-depthwise kernel (_depthwise.pyx) computes the accumulators and _qconv.requant
-finishes. int16 (whose products alone reach 2^22) and larger filters run the
-reference.
+Optimized path (int8, uint8): _qconv.depthwise_int8 sums one output row at a time in
+int32 (the tap loop over channels compiled for AVX2 where the CPU has it) and
+requantizes the row while it is in cache. int16 runs the reference.
 """
 
 from __future__ import annotations
@@ -30,21 +28,13 @@ from ._conv_2d_quant import check_bias, int16_zero_points
 from ._qwindow import depthwise_sums
 from .base import Node, Prepared, check_dtype
 
-try:
-    from ._depthwise import depthwise_conv
-except ImportError:  # extensions not built: the reference kernel still runs
-    depthwise_conv = None
-
 INPUT, FILTER, BIAS = 0, 1, 2
 
-NO_BIAS = np.empty(0, np.float32)
 
-
-class FloatPlan(NamedTuple):
-    weights: np.ndarray  # [kh, kw, O] float32, weight minus zero point
+class IntPlan(NamedTuple):
+    weights: np.ndarray  # [kh, kw, O] int16: weight minus zero point
     epilogue: tuple
-    x_float: np.ndarray  # [N, H, W, C] scratch: x - zx
-    acc: np.ndarray  # [N, oh, ow, O] scratch
+    row: int  # out_w * O: the int32 accumulators of one output row
 
 
 class QDepthwiseData(NamedTuple):
@@ -55,7 +45,7 @@ class QDepthwiseData(NamedTuple):
     x_zero: int
     w_zero: np.ndarray  # per output channel
     requant: rq.Requant
-    plan: FloatPlan | None
+    plan: IntPlan | None
     num_threads: int
 
     def invoke(self, inputs: list, outputs: list) -> None:
@@ -90,7 +80,9 @@ def prepare(node: Node, steps: tuple[int, ...], multiplier: int, out_shape: tupl
     else:
         # NEON-style blocks of 8 channels round ties up, the leftover channels don't.
         blocked = 8 * (out_c // 8)
-        modes = [rq.pick_rounding(node, "double_up" if c < blocked else "double") for c in range(out_c)]
+        modes = [
+            rq.pick_rounding(node, "double_up" if c < blocked else "double") for c in range(out_c)
+        ]
     requant = rq.make_requant(x.scale, scales, out, out_c, opts.fused_activation_function, modes)
     w_zero = np.broadcast_to(zeros, (out_c,)).astype(np.int64)
     data = QDepthwiseData(
@@ -101,28 +93,22 @@ def prepare(node: Node, steps: tuple[int, ...], multiplier: int, out_shape: tupl
         x_zero=x.zero_point,
         w_zero=w_zero,
         requant=requant,
-        plan=_float_plan(x, filt, bias, w_zero, requant, out_shape),
+        plan=_int_plan(x, filt, bias, w_zero, requant, out_shape),
         num_threads=node.num_threads,
     )
     return Prepared([out_shape], data)
 
 
-def _float_plan(x, filt, bias, w_zero, requant, out_shape) -> FloatPlan | None:
+def _int_plan(x, filt, bias, w_zero, requant, out_shape) -> IntPlan | None:
     constant = filt.data is not None and (bias is None or bias.data is not None)
-    if depthwise_conv is None or _qgemm.requant is None or not constant:
+    if _qgemm.depthwise_int8 is None or not constant or x.dtype == np.dtype(np.int16):
         return None
-    if x.dtype == np.dtype(np.int16):
-        return None
-    centred = np.asarray(filt.data).astype(np.int64)[0] - w_zero
-    taps = filt.shape[1] * filt.shape[2]
-    if taps * 255 * max(int(np.abs(centred).max(initial=0)), 1) >= _qgemm.FLOAT32_EXACT:
-        return None
+    centred = np.asarray(filt.data)[0].astype(np.int16) - w_zero.astype(np.int16)
     bias32 = None if bias is None else np.asarray(bias.data).reshape(-1).astype(np.int32)
-    return FloatPlan(
-        weights=np.ascontiguousarray(centred, np.float32),
+    return IntPlan(
+        weights=np.ascontiguousarray(centred),
         epilogue=requant.epilogue(bias32, None),
-        x_float=np.empty(x.shape, np.float32),
-        acc=np.empty(out_shape, np.float32),
+        row=int(out_shape[2] * out_shape[3]),
     )
 
 
@@ -141,15 +127,14 @@ def invoke(data: QDepthwiseData, inputs: list, outputs: list) -> None:
 
 
 def invoke_opt(data: QDepthwiseData, inputs: list, outputs: list) -> None:
-    """Optimized: exact float depthwise on x - zx, then the Cython epilogue."""
+    """Optimized: int32 row sums in Cython, requantized row by row."""
     plan = data.plan
     if plan is None:
         invoke(data, inputs, outputs)
         return
-    x, out = inputs[INPUT], outputs[0]
-    threads = data.num_threads
-    _qgemm.shifted_float(x.reshape(-1), plan.x_float.reshape(-1), data.x_zero, threads)
+    acc = _qgemm.scratch("iacc", (data.num_threads, plan.row), np.int32)
     steps = (*data.stride, *data.dilation, *data.pad)
-    depthwise_conv(plan.x_float, plan.weights, NO_BIAS, plan.acc, steps, -np.inf, np.inf, threads)
-    channels = out.shape[3]
-    _qgemm.requant(plan.acc.reshape(-1, channels), out.reshape(-1, channels), plan.epilogue, threads)
+    _qgemm.depthwise_int8(
+        inputs[INPUT], plan.weights, outputs[0], acc, steps, data.x_zero, plan.epilogue,
+        data.num_threads,
+    )  # fmt: skip

@@ -2,18 +2,21 @@
 
 A hybrid op (float activations, int8 weights) quantizes each batch row of its input
 to int8 on every invoke, multiplies in integers and scales the sums back by
-input scale * weight scale. The two quantizers (tensor_utils):
+input scale * weight scale. The official x86 build runs the NEON versions of the two
+quantizers (tensor_utils, through NEON_2_SSE):
 
 - SymmetricQuantizeFloats: range = max(|min|, |max|) in float32, scale = range / 127,
   q = round(x * (127 / range)) clamped to [-127, 127]; an all-zero row gives scale 1;
 - AsymmetricQuantizeFloats: rmin = min(0, min), rmax = max(0, max) as doubles,
   scale = (rmax - rmin) / 255, the zero point nudged from whichever end has the
-  smaller error, q = round(zp + x * (1 / scale)) in float32 clamped to [-128, 127];
-  rmin == rmax gives scale 1, zero point 0.
+  smaller error, q = zero point + round(x * inv) clamped to [-128, 127] with
+  ``inv = (float)(1.0 / (double)scale)``; rmin == rmax gives scale 1, zero point 0.
 
-``round`` is half away from zero (TfLiteRound). The official NEON-style vector loops
-round by adding +-0.5 before truncating, which differs only for values within one
-float ulp of a half: not reproduced.
+``round`` differs along a row: the vector loop covers the first ``n - n % 8`` values
+and rounds as NEON's RoundToNearest fallback does, ``(int)(y + (y < 0 ? -0.5f : 0.5f))``
+with the addition in float32 (measured: ties go away from zero, not to even); the
+scalar tail rounds half away from zero exactly (TfLiteRound). The two differ only
+when ``y +- 0.5`` rounds in float32 (|y| just below a half).
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ def quantize_rows(values: np.ndarray, asymmetric: bool):
     return _symmetric(values)
 
 
+def _round(scaled: np.ndarray) -> np.ndarray:
+    """NEON's +-0.5-and-truncate over each row's vector part, TfLiteRound over its tail."""
+    vector = scaled.shape[1] & ~7
+    rounded = round_half_away_from_zero(scaled)
+    head = scaled[:, :vector]
+    nudged = (head + np.where(head < 0, np.float32(-0.5), np.float32(0.5))).astype(np.float32)
+    rounded[:, :vector] = np.trunc(nudged)
+    return rounded
+
+
 def _symmetric(values: np.ndarray):
     low = values.min(axis=1, initial=np.float32(np.inf))
     high = values.max(axis=1, initial=np.float32(-np.inf))
@@ -40,7 +53,7 @@ def _symmetric(values: np.ndarray):
     scale = np.where(empty, np.float32(1), safe / np.float32(127)).astype(np.float32)
     inverse = (np.float32(127) / safe).astype(np.float32)
     scaled = (values * inverse[:, None]).astype(np.float32)
-    q = np.clip(round_half_away_from_zero(scaled), -127, 127)
+    q = np.clip(_round(scaled), -127, 127)
     q = np.where(empty[:, None], 0, q).astype(np.int8)
     return q, scale, np.zeros(len(values), np.int32)
 
@@ -60,8 +73,8 @@ def _asymmetric(values: np.ndarray):
     nudged = np.clip(round_half_away_from_zero(zero_double), -128, 127)
     zero = np.where(empty, 0, nudged).astype(np.int32)
     scale = np.where(empty, np.float32(1), scale64.astype(np.float32)).astype(np.float32)
-    inverse = (np.float32(1) / scale).astype(np.float32)
-    shifted = (zero[:, None].astype(np.float32) + values * inverse[:, None]).astype(np.float32)
-    q = np.clip(round_half_away_from_zero(shifted), -128, 127)
+    inverse = (1.0 / scale.astype(np.float64)).astype(np.float32)  # a double division
+    scaled = (values * inverse[:, None]).astype(np.float32)
+    q = np.clip(zero[:, None].astype(np.int64) + _round(scaled).astype(np.int64), -128, 127)
     q = np.where(empty[:, None], 0, q).astype(np.int8)
     return q, scale, zero

@@ -12,14 +12,15 @@ input is rounding-shifted right, then a saturating int16 add.
 code, compiled through NEON_2_SSE on x86) compute the same rescaling as the scalar
 loop except for these details, which decide some roundings and saturations:
 
-* int8 ADD, elementwise: ``left_shift`` and the input shift are applied as one
-  shift before the rounding doubling multiply (vshl by 20 + shift; a negative total
-  shift truncates), instead of a rounding shift after it.
+* int8 and int16 ADD, elementwise: ``left_shift`` and the input shift are applied
+  as one shift before the rounding doubling multiply (vshl by 20 or 15 + shift; a
+  negative total shift truncates), instead of a rounding shift after it. (int16 ADD
+  has this loop only without broadcasting; int16 SUB and MUL have none.)
 * uint8 ADD, and ADD with one scalar operand: the input shift after the multiply
   truncates (vshl by a negative amount) instead of rounding.
 * ADD: the rescaled sum is narrowed to int16 by wrapping before the zero point is
   added (in int16, wrapping), then saturated to 8 bits; MUL saturates to int16
-  first. int16 runs the scalar arithmetic everywhere.
+  first; int16 ADD clamps in int32 before narrowing, like the scalar loop.
 
 ``_qbroadcast`` decides which elements the SIMD loops compute. A forced rounding
 ("double" / "single") applies that MultiplyByQuantizedMultiplier everywhere.
@@ -33,23 +34,39 @@ from typing import Any
 import numpy as np
 
 from . import fixedpoint as fp
-from ._qbroadcast import FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST, Plan, element_forms, make_plan
+from ._qbinary_params import (
+    ADD,
+    MUL,
+    SQUARED_DIFFERENCE,
+    SUB,
+    activation_bounds,
+    additive_params,
+    mul_params,
+    pot_shifts,
+)
+from ._qbroadcast import (
+    FORM_ELEMENTWISE,
+    FORM_SCALAR_BROADCAST,
+    NON_BROADCAST,
+    Plan,
+    element_forms,
+    make_plan,
+)
 from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError, broadcast_shape
-from .fixedpoint_math import checked_log2
 
 try:
     from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernels still run
     _qelementwise = None  # type: ignore[assignment]
 
-ADD, SUB, MUL, SQUARED_DIFFERENCE = "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"
 
 # SIMD block sizes of the official x86 build per (op, dtype): elementwise, scalar-broadcast.
 _WIDTHS: dict[tuple[str, str], dict[int, int]] = {
     (ADD, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 8},
     (ADD, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
     (MUL, "int8"): {FORM_ELEMENTWISE: 16, FORM_SCALAR_BROADCAST: 16},
+    (ADD, "int16"): {FORM_ELEMENTWISE: 16},  # without broadcasting only
     (MUL, "uint8"): {FORM_ELEMENTWISE: 8, FORM_SCALAR_BROADCAST: 8},
 }
 
@@ -76,68 +93,13 @@ class QBinaryData:
     table: np.ndarray | None = None  # 8-bit: pair_table() for the optimized kernel
 
 
-def activation_bounds(act: int, scale: float, zero_point: int, dtype: np.dtype) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for a fused activation."""
-    info = np.iinfo(dtype)
-
-    def quantize(value: float) -> int:
-        # zero_point + int(round(value / scale)) with a float32 division, as in C.
-        ratio = np.float32(value) / np.float32(scale)
-        return zero_point + int(fp.round_half_away_from_zero(ratio))
-
-    low, high = int(info.min), int(info.max)
-    if act == 0:  # NONE
-        return low, high
-    if act == 1:  # RELU
-        return max(low, quantize(0.0)), high
-    if act == 2:  # RELU_N1_TO_1
-        return max(low, quantize(-1.0)), min(high, quantize(1.0))
-    if act == 3:  # RELU6
-        return max(low, quantize(0.0)), min(high, quantize(6.0))
-    raise PrepareError(f"fused activation {act} is not supported by quantized kernels")
-
-
-def _smaller_than_one(real: float, rounding: str, what: str) -> tuple[int, int]:
-    try:
-        return fp.quantize_multiplier_smaller_than_one_exp(real, rounding)
-    except PrepareError:
-        raise PrepareError(
-            f"{what} rescale factor {real:.6g} must be below 1 (TFLite aborts otherwise); "
-            "the output scale is too small for these input scales"
-        ) from None
-
-
-def additive_params(
-    op: str, scales: tuple[float, float, float], int16: bool, rounding: str
-) -> tuple[int, tuple[tuple[int, int], tuple[int, int]], tuple[int, int]]:
-    """(left_shift, input multipliers, output multiplier) of ADD/SUB/SQUARED_DIFFERENCE."""
-    s1, s2, so = (float(s) for s in scales)  # float32 values as doubles
-    quantize_mode = "single" if rounding == "single" else "double"
-    left_shift = 7 if op == SQUARED_DIFFERENCE else (15 if int16 else 20)
-    twice_max = 2.0 * max(s1, s2)
-    m1 = _smaller_than_one(s1 / twice_max, quantize_mode, "input 1")
-    m2 = _smaller_than_one(s2 / twice_max, quantize_mode, "input 2")
-    if op == SQUARED_DIFFERENCE:
-        real_out = twice_max * twice_max / (float(1 << (2 * left_shift)) * so)
-        out = fp.quantize_multiplier(real_out, quantize_mode)
-    else:
-        real_out = twice_max / (float(1 << left_shift) * so)
-        out = _smaller_than_one(real_out, quantize_mode, "output")
-    return left_shift, (m1, m2), out
-
-
-def mul_params(scales: tuple[float, float, float], rounding: str) -> tuple[int, int]:
-    """MUL's output multiplier: s1 * s2 / so, the product in float32 as in C."""
-    s1, s2, so = scales
-    real = float(np.float32(s1) * np.float32(s2)) / float(so)
-    return fp.quantize_multiplier(real, "single" if rounding == "single" else "double")
-
-
 def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarray | None:
     """Per-element forms for "tflite" rounding; None when every element is scalar."""
     widths = _WIDTHS.get((op, dtype.name))
     if rounding != "tflite" or widths is None:
         return None
+    if dtype == np.int16 and plan.category != NON_BROADCAST:
+        return None  # broadcasting int16 ADD runs the reference kernel
     forms = element_forms(plan, widths)
     return forms if forms.any() else None
 
@@ -163,7 +125,7 @@ def _rescale_input(centred: np.ndarray, data: QBinaryData, i: int, form: int) ->
     multiplier, shift = data.input_multipliers[i]
     if data.rounding != "tflite":
         return _mbqm(centred << data.left_shift, multiplier, shift, data.rounding)
-    if form == FORM_ELEMENTWISE and data.dtype == np.int8:
+    if form == FORM_ELEMENTWISE and data.dtype != np.uint8:  # int8, int16 ADD
         return _srdhm(_neon_shift(centred, data.left_shift + shift), multiplier)
     if form != 0:
         return _neon_shift(_srdhm(centred << data.left_shift, multiplier), shift)
@@ -175,9 +137,9 @@ def _finish(raw: np.ndarray, data: QBinaryData, form: int) -> np.ndarray:
     multiplier, shift = data.output_multiplier
     scaled = _mbqm(raw, multiplier, shift, "double" if data.rounding == "tflite" else data.rounding)
     info = np.iinfo(data.dtype)
-    if form != 0:
+    if form != 0 and data.dtype != np.int16:
         # Narrow to int16 (wrapping for ADD, saturating for MUL), add the zero point
-        # in int16 (wrapping), saturate to 8 bits.
+        # in int16 (wrapping), saturate to 8 bits. (int16 clamps in int32 first.)
         wraps = form in data.wrapping_forms
         narrowed = fp.wrap(scaled, 16) if wraps else np.clip(scaled, -32768, 32767)
         scaled = np.clip(fp.wrap(narrowed + data.output_offset, 16), info.min, info.max)
@@ -244,7 +206,7 @@ def prepare(node: Node, op: str) -> Prepared:
             )
     (s1, z1), (s2, z2) = per_tensor(a, "input"), per_tensor(b, "input")
     so, zo = per_tensor(out, "output")
-    pot = _pot_shifts(node, op, (s1, s2, so)) if dtype == np.int16 else None
+    pot = pot_shifts(node, op, (s1, s2, so)) if dtype == np.int16 else None
     if dtype == np.int16:
         for info, zero_point, what in ((a, z1, "input"), (b, z2, "input"), (out, zo, "output")):
             check_int16_symmetric(info, zero_point, what)
@@ -282,22 +244,6 @@ def _wrapping_forms(op: str, dtype: np.dtype) -> tuple[int, ...]:
     if op != MUL:
         return (FORM_ELEMENTWISE, FORM_SCALAR_BROADCAST)
     return (FORM_SCALAR_BROADCAST,) if dtype == np.uint8 else ()
-
-
-def _pot_shifts(node: Node, op: str, scales: tuple[float, float, float]) -> tuple[int, int] | None:
-    """Right shifts of the int16 LSTM path (power-of-two scales), None for the general path."""
-    if op not in (ADD, SUB) or not getattr(node.options, "pot_scale_int16", False):
-        return None
-    logs = [checked_log2(s) for s in scales]
-    if not all(is_pot for is_pot, _ in logs):
-        return None
-    shifts = (logs[0][1] - logs[2][1], logs[1][1] - logs[2][1])
-    if min(shifts) < -31 or max(shifts) > 0 or (shifts[0] != 0 and shifts[1] != 0):
-        raise PrepareError(
-            f"int16 {op} with power-of-two scales needs one input at the output scale and "
-            f"the other at the same or a smaller one; log2 scales are {[lg for _, lg in logs]}"
-        )
-    return -shifts[0], -shifts[1]
 
 
 # -- the optimized kernel ------------------------------------------------------------------
@@ -348,6 +294,25 @@ def pair_table(data: QBinaryData) -> np.ndarray:
 _OP_CODES = {ADD: 0, SUB: 1, MUL: 2, SQUARED_DIFFERENCE: 3}
 
 
+def walk_pair_table(table: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """out = table[0, a_byte * 256 + b_byte] over the broadcast of 8-bit a and b.
+
+    For any 8-bit binary function tabulated at prepare (PRELU, comparisons); the
+    output is written as bytes. False (nothing done) when the Cython walk is not
+    available for these arrays.
+    """
+    if _qelementwise is None or out.ndim > 6 or not out.flags.c_contiguous:
+        return False
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    shape = (1,) * (6 - out.ndim) + out.shape
+    _qelementwise.qbinary_table(
+        a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8),
+        out.reshape(-1).view(np.uint8), shape, _strides6(a.shape, out.shape),
+        _strides6(b.shape, out.shape), table, 0, 0, 0,
+    )  # fmt: skip
+    return True
+
+
 def invoke_optimized(data: QBinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """The Cython walks (``_qelementwise``), or the reference when they are not built."""
     out = outputs[0]
@@ -358,7 +323,12 @@ def invoke_optimized(data: QBinaryData, inputs: list[Any], outputs: list[np.ndar
     shape = (1,) * (6 - out.ndim) + out.shape
     walk = (shape, _strides6(a.shape, out.shape), _strides6(b.shape, out.shape))
     if data.table is None:
-        _qelementwise.qbinary16(a.reshape(-1), b.reshape(-1), out.reshape(-1), *walk, data.params)
+        # int16 ADD without broadcasting: the first size - size % 16 elements take the
+        # SIMD loop's input rescale.
+        limit = 0 if data.forms is None else out.size - out.size % 16
+        _qelementwise.qbinary16(
+            a.reshape(-1), b.reshape(-1), out.reshape(-1), *walk, data.params, limit
+        )
         return
     width = 0
     if data.forms is not None:

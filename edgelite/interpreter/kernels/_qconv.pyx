@@ -119,17 +119,27 @@ cdef void _patches(const qint_t* x, const Geometry* g, Py_ssize_t m0, Py_ssize_t
                    Py_ssize_t c0, real_t* cols, real_t pad, int xshift) noexcept nogil:
     # Rows m0..m1-1 of the im2col matrix (output pixels over all images), taps in
     # (ky, kx, c) order like a TFLite filter row; outside the image: `pad`.
-    cdef Py_ssize_t m, n, rest, oy, ox, ky, kx, iy, ix, j, cg = g.group_in
-    cdef Py_ssize_t pixels = g.out_h * g.out_w
+    cdef Py_ssize_t m, n, rest, oy, ox, ky, kx, iy, ix, ix0, j, cg = g.group_in
+    cdef Py_ssize_t pixels = g.out_h * g.out_w, run = g.kw * cg
     cdef const qint_t* src
     cdef real_t* dst = cols
+    # With dilation 1 and every channel, a filter row inside the image is one contiguous
+    # run of kw * C input values (the few-channel first layers gain the most).
+    cdef bint runs = g.dw == 1 and cg == g.channels
     for m in range(m0, m1):
         n = m // pixels
         rest = m - n * pixels
         oy = rest // g.out_w
         ox = rest - oy * g.out_w
+        ix0 = ox * g.sw - g.pad_l
         for ky in range(g.kh):
             iy = oy * g.sh - g.pad_t + ky * g.dh
+            if runs and iy >= 0 and iy < g.height and ix0 >= 0 and ix0 + g.kw <= g.width:
+                src = x + ((n * g.height + iy) * g.width + ix0) * g.channels
+                for j in range(run):
+                    dst[j] = <real_t>(<int32_t>src[j] - xshift)
+                dst += run
+                continue
             for kx in range(g.kw):
                 ix = ox * g.sw - g.pad_l + kx * g.dw
                 if iy < 0 or iy >= g.height or ix < 0 or ix >= g.width:
@@ -191,7 +201,6 @@ cdef void _conv_block(const qint_t* x, const Geometry* g, Py_ssize_t m0, Py_ssiz
             src_kind = SRC_I32
         pg = _offset(p, grp * og)
         requant_block(src, src_kind, og, rows, og, &pg, out + m0 * channels + grp * og, channels)
-
 
 
 def conv_gemm(const qint_t[:, :, :, ::1] x, const real_t[:, ::1] w, qint_t[:, :, :, ::1] out,
@@ -332,3 +341,115 @@ def qpool2d(const qint_t[:, :, :, ::1] x, qint_t[:, :, :, ::1] out, bint is_max,
         for ox in range(ow):
             _qpool_pixel(&x[0, 0, 0, 0], &out[b, oy, ox, 0], b, oy, ox, &g, is_max,
                          &acc[threadid(), 0], lo, hi)
+
+
+cdef extern from *:
+    """
+    /* One depthwise filter tap over a run of output pixels:
+       acc[p * C + c] += (x[p * step + c] - zx) * w[c], products in int32.
+       Compiled for AVX2 and for the baseline, picked at load time (GCC ifunc). */
+    #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
+    #define EDGELITE_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define EDGELITE_CLONES
+    #endif
+
+    #define EDGELITE_DW_TAP(NAME, TYPE, PRODUCT)                                     \\
+    EDGELITE_CLONES static void NAME(int32_t* acc, const TYPE* x, Py_ssize_t step,  \\
+                                     const int16_t* w, int32_t zx, Py_ssize_t pixels, \\
+                                     Py_ssize_t channels) {                         \\
+        for (Py_ssize_t p = 0; p < pixels; ++p) {                                   \\
+            const TYPE* xp = x + p * step;                                          \\
+            int32_t* ap = acc + p * channels;                                       \\
+            for (Py_ssize_t c = 0; c < channels; ++c) {                             \\
+                ap[c] += (PRODUCT)(((int32_t)xp[c] - zx) * (int32_t)w[c]);          \\
+            }                                                                       \\
+        }                                                                           \\
+    }
+    /* int8: |x - zx| * |w| <= 255 * 128 fits int16 (cheaper vector multiplies);
+       uint8 weights minus their zero point reach 255, so their products need int32. */
+    EDGELITE_DW_TAP(edgelite_dw_tap_i8, int8_t, int16_t)
+    EDGELITE_DW_TAP(edgelite_dw_tap_u8, uint8_t, int32_t)
+
+    """
+
+    void edgelite_dw_tap_i8(int32_t* acc, const int8_t* x, Py_ssize_t step, const int16_t* w,
+                            int32_t zx, Py_ssize_t pixels, Py_ssize_t channels) noexcept nogil
+    void edgelite_dw_tap_u8(int32_t* acc, const uint8_t* x, Py_ssize_t step, const int16_t* w,
+                            int32_t zx, Py_ssize_t pixels, Py_ssize_t channels) noexcept nogil
+
+
+ctypedef fused q8_t:
+    int8_t
+    uint8_t
+
+
+cdef void _dw_row(const q8_t* x, const int16_t* w, int32_t* acc, const Geometry* g,
+                  Py_ssize_t b, Py_ssize_t oy, int32_t zx, Py_ssize_t mult) noexcept nogil:
+    # int32 sums of one output row [out_w, C * mult] over the filter taps inside the image.
+    cdef Py_ssize_t ow = g.out_w, c_in = g.channels, c_out = g.channels * mult
+    cdef Py_ssize_t ky, kx, iy, ox0, ox1, start, ox, c, j
+    cdef const q8_t* src
+    cdef const int16_t* wt
+    for c in range(ow * c_out):
+        acc[c] = 0
+    for ky in range(g.kh):
+        iy = oy * g.sh - g.pad_t + ky * g.dh
+        if iy < 0 or iy >= g.height:
+            continue
+        for kx in range(g.kw):
+            # Output columns whose tap kx lands inside the image.
+            start = g.pad_l - kx * g.dw
+            ox0 = (start + g.sw - 1) // g.sw if start > 0 else 0
+            ox1 = (g.width - 1 + start) // g.sw + 1 if g.width - 1 + start >= 0 else 0
+            ox1 = min(ox1, ow)
+            if ox1 <= ox0:
+                continue
+            src = x + ((b * g.height + iy) * g.width + ox0 * g.sw - start) * c_in
+            wt = w + (ky * g.kw + kx) * c_out
+            if mult == 1:
+                if q8_t is int8_t:
+                    edgelite_dw_tap_i8(acc + ox0 * c_out, src, g.sw * c_in, wt, zx, ox1 - ox0,
+                                       c_in)
+                else:
+                    edgelite_dw_tap_u8(acc + ox0 * c_out, src, g.sw * c_in, wt, zx, ox1 - ox0,
+                                       c_in)
+            else:
+                for ox in range(ox1 - ox0):
+                    for c in range(c_in):
+                        for j in range(mult):
+                            acc[(ox0 + ox) * c_out + c * mult + j] += (
+                                (<int32_t>src[ox * g.sw * c_in + c] - zx) * wt[c * mult + j])
+
+
+def depthwise_int8(const q8_t[:, :, :, ::1] x, const int16_t[:, :, ::1] w,
+                   q8_t[:, :, :, ::1] out, int32_t[:, ::1] acc, tuple steps, int x_zero,
+                   tuple epilogue, int num_threads=1):
+    """Quantized depthwise convolution of int8 / uint8 images, integer sums, requantized.
+
+    ``w`` is [kh, kw, C * mult] as int16 (weight minus its zero point), ``steps``
+    (stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left), ``acc`` int32
+    scratch of [threads, out_w * C * mult].
+    """
+    cdef Geometry g
+    cdef Py_ssize_t row, b, oy, batches = x.shape[0], c_out = out.shape[3]
+    cdef RequantParams p = _params(epilogue, _kind(<q8_t*>NULL))
+    g.sh, g.sw, g.dh, g.dw, g.pad_t, g.pad_l = steps
+    g.height, g.width, g.channels = x.shape[1], x.shape[2], x.shape[3]
+    g.out_h, g.out_w = out.shape[1], out.shape[2]
+    g.kh, g.kw = w.shape[0], w.shape[1]
+    if g.channels == 0 or c_out % g.channels or w.shape[2] != c_out or out.shape[0] != batches:
+        raise ValueError("depthwise shapes do not match")
+    if acc.shape[1] < g.out_w * c_out or len(epilogue[2]) != c_out:
+        raise ValueError("depthwise scratch or epilogue does not match")
+    if batches == 0 or g.out_h == 0 or g.out_w == 0:
+        return
+    num_threads = min(threads_for(<double>batches * g.out_h * g.out_w * c_out * g.kh * g.kw,
+                                  num_threads), <int>acc.shape[0])
+    for row in prange(batches * g.out_h, nogil=True, num_threads=num_threads, schedule="static"):
+        b = row // g.out_h
+        oy = row % g.out_h
+        _dw_row(&x[0, 0, 0, 0], &w[0, 0, 0], &acc[threadid(), 0], &g, b, oy, x_zero,
+                c_out // g.channels)
+        requant_block(&acc[threadid(), 0], SRC_I32, c_out, g.out_w, c_out, &p, &out[b, oy, 0, 0],
+                      c_out)

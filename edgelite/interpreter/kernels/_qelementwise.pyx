@@ -1,13 +1,14 @@
-"""Optimized quantized elementwise kernels: ADD / SUB / MUL / SQUARED_DIFFERENCE and the
-lookup-table activations.
+"""Optimized quantized elementwise kernels: ADD / SUB / MUL / SQUARED_DIFFERENCE, byte-pair
+tables (PRELU, comparisons) and the tabulated unary ops.
 
 Both binary walks go over the output once in C order with the inputs' broadcast
 strides (6 dims, stride 0 where an input repeats). 8-bit ops have only 65536
 possible input pairs, so ``qbinary_table`` looks every element up in a table that
 prepare fills with the numpy reference (one table per arithmetic form, see
 ``_qbinary``); the form of an element follows from its position in its run of the
-official SIMD loop (``run``, ``limit``, see ``_qbroadcast``). int16 runs only the
-scalar arithmetic in the official build, which ``qbinary16`` computes directly.
+official SIMD loop (``run``, ``limit``, see ``_qbroadcast``). ``qbinary16`` computes
+int16 directly: the scalar arithmetic, and for ADD without broadcasting the SIMD
+loop's input rescale on its blocks of 16.
 tests/kernels/test_elementwise_binary_quant.py holds both equal to the numpy
 reference and to the oracle.
 
@@ -16,10 +17,9 @@ reference and to the oracle.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport log, rint, roundf
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 
-from ._fixedpoint cimport mbqm, rdbpot
+from ._fixedpoint cimport mbqm, rdbpot, srdhm
 from ._threads cimport threads_for
 
 cdef enum:
@@ -44,15 +44,24 @@ cdef struct QBParams:
 
 
 cdef inline int32_t _clamp(int64_t v, int64_t low, int64_t high) noexcept nogil:
-    if v < low:
-        return <int32_t>low
-    if v > high:
-        return <int32_t>high
+    # Selects, not branches (compiled to conditional moves): data-dependent clamps
+    # would mispredict.
+    v = low if v < low else v
+    v = high if v > high else v
     return <int32_t>v
 
 
-cdef inline int32_t _element16(int32_t x, int32_t y, const QBParams* p) noexcept nogil:
-    # The scalar reference arithmetic (int16 runs nothing else in the official build).
+cdef inline int32_t _neon_shift(int32_t x, int amount) noexcept nogil:
+    # ARM vshl by a signed amount: wrapping left shift, or truncating right shift.
+    if amount >= 0:
+        return <int32_t>(<uint32_t>x << amount)
+    return x >> (-amount)
+
+
+cdef inline int32_t _element16(int32_t x, int32_t y, const QBParams* p,
+                               bint simd) noexcept nogil:
+    # The scalar reference arithmetic; `simd`: ADD's SIMD loop, whose input rescale
+    # applies the left shift and the input shift as one shift before the multiply.
     cdef int32_t cx = x + p.offset1
     cdef int32_t cy = y + p.offset2
     cdef int32_t rx, ry, raw
@@ -64,8 +73,12 @@ cdef inline int32_t _element16(int32_t x, int32_t y, const QBParams* p) noexcept
         ry = rdbpot(cy, p.pot_shift2, 16)
         raw = rx + ry if p.op == OP_ADD else rx - ry
         return _clamp(_clamp(raw, -32768, 32767), p.act_min, p.act_max)
-    rx = mbqm(cx << p.left_shift, p.multiplier1, p.shift1, p.rounding)
-    ry = mbqm(cy << p.left_shift, p.multiplier2, p.shift2, p.rounding)
+    if simd:
+        rx = srdhm(_neon_shift(cx, p.left_shift + p.shift1), p.multiplier1, 32)
+        ry = srdhm(_neon_shift(cy, p.left_shift + p.shift2), p.multiplier2, 32)
+    else:
+        rx = mbqm(cx << p.left_shift, p.multiplier1, p.shift1, p.rounding)
+        ry = mbqm(cy << p.left_shift, p.multiplier2, p.shift2, p.rounding)
     raw = rx + ry if p.op == OP_ADD else rx - ry
     raw = mbqm(raw, p.output_multiplier, p.output_shift, p.rounding)
     return _clamp(<int64_t>raw + p.output_offset, p.act_min, p.act_max)
@@ -73,8 +86,11 @@ cdef inline int32_t _element16(int32_t x, int32_t y, const QBParams* p) noexcept
 
 cdef void _walk16(const int16_t* a, const int16_t* b, int16_t* out, const Py_ssize_t* shape,
                   const Py_ssize_t* stride_a, const Py_ssize_t* stride_b,
-                  const QBParams* p) noexcept nogil:
-    # Rows of the last dim in C order; index[] counts over the leading dims.
+                  const QBParams* params, Py_ssize_t limit) noexcept nogil:
+    # Rows of the last dim in C order; index[] counts over the leading dims. The
+    # parameters live in a local copy, which the compiler can keep in registers.
+    cdef QBParams local = params[0]
+    cdef const QBParams* p = &local
     cdef Py_ssize_t index[MAX_DIMS]
     cdef Py_ssize_t inner = shape[MAX_DIMS - 1]
     cdef Py_ssize_t sa = stride_a[MAX_DIMS - 1], sb = stride_b[MAX_DIMS - 1]
@@ -89,7 +105,8 @@ cdef void _walk16(const int16_t* a, const int16_t* b, int16_t* out, const Py_ssi
             off_a += index[d] * stride_a[d]
             off_b += index[d] * stride_b[d]
         for j in range(inner):
-            out[flat + j] = <int16_t>_element16(a[off_a + j * sa], b[off_b + j * sb], p)
+            out[flat + j] = <int16_t>_element16(a[off_a + j * sa], b[off_b + j * sb], p,
+                                                flat + j < limit)
         flat += inner
         d = MAX_DIMS - 2
         while d >= 0:
@@ -211,19 +228,24 @@ cdef bint _check_walk(Py_ssize_t size_a, Py_ssize_t size_b, Py_ssize_t size_out,
 
 
 def qbinary16(const int16_t[::1] a, const int16_t[::1] b, int16_t[::1] out, tuple shape,
-              tuple stride_a, tuple stride_b, dict params):
-    """int16 out = a (op) b over ``shape`` (6 dims) with element strides (0 = broadcast)."""
+              tuple stride_a, tuple stride_b, dict params, Py_ssize_t limit=0):
+    """int16 out = a (op) b over ``shape`` (6 dims) with element strides (0 = broadcast).
+
+    The first ``limit`` elements take ADD's SIMD input rescale (see _element16).
+    """
     cdef Py_ssize_t c_shape[MAX_DIMS]
     cdef Py_ssize_t c_sa[MAX_DIMS]
     cdef Py_ssize_t c_sb[MAX_DIMS]
     cdef QBParams p = params
     if p.op == OP_SQUARED_DIFFERENCE or not 0 <= p.left_shift <= 15:
         raise ValueError(f"unsupported int16 parameters {params}")
+    if limit < 0 or limit > out.shape[0] or (limit and p.op != OP_ADD):
+        raise ValueError(f"bad SIMD limit {limit} for op {p.op}")
     if not _check_walk(a.shape[0], b.shape[0], out.shape[0], shape, stride_a, stride_b,
                        0, 0, c_shape, c_sa, c_sb):
         return
     with nogil:
-        _walk16(&a[0], &b[0], &out[0], c_shape, c_sa, c_sb, &p)
+        _walk16(&a[0], &b[0], &out[0], c_shape, c_sa, c_sb, &p, limit)
 
 
 # -- tabulated unary ops ------------------------------------------------------------
@@ -278,111 +300,3 @@ def lookup16(const uint16_t[::1] x, uint16_t[::1] out, const uint16_t[::1] table
         return
     for c in prange(threads, nogil=True, num_threads=threads, schedule="static"):
         _lookup16_range(&x[0], &out[0], &table[0], c * chunk, min(n, (c + 1) * chunk))
-
-
-# -- 8-bit SOFTMAX / LOG_SOFTMAX (TFLite's float-table kernels) -----------------------
-
-cdef enum:
-    OUT_INT8 = 0
-    OUT_UINT8 = 1
-    OUT_INT16 = 2
-
-
-cdef struct SoftmaxParams:
-    int signed_input  # int8 (else uint8) input bytes
-    int out_kind  # OUT_*
-    int log_softmax
-    int zero_point
-    float input_scale
-    float output_scale
-
-
-cdef inline int _byte_value(uint8_t b, int signed_input) noexcept nogil:
-    cdef int value = b
-    if signed_input and value > 127:
-        value -= 256
-    return value
-
-
-cdef inline int32_t _clamp_out(int64_t v, int out_kind) noexcept nogil:
-    if out_kind == OUT_INT8:
-        return _clamp(v, -128, 127)
-    if out_kind == OUT_UINT8:
-        return _clamp(v, 0, 255)
-    return _clamp(v, -32768, 32767)
-
-
-cdef void _softmax_row(const uint8_t* x, void* out, Py_ssize_t depth, const float* table,
-                       const SoftmaxParams* p) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef int top = _byte_value(x[0], p.signed_input)
-    cdef int v
-    cdef float total = 0.0, inverse, prob, scale, precomputed, log_sum, half = 0.5
-    cdef int32_t q
-    for j in range(1, depth):
-        v = _byte_value(x[j], p.signed_input)
-        top = v if v > top else top
-    # The exps in index order into one float32 sum, as the C loop does.
-    for j in range(depth):
-        total = total + table[255 - top + _byte_value(x[j], p.signed_input)]
-    if p.log_softmax:
-        log_sum = <float>log(<double>total)  # correctly rounded, like the numpy reference
-        scale = p.input_scale / p.output_scale
-        precomputed = (p.input_scale * <float>top + log_sum) / p.output_scale
-        for j in range(depth):
-            prob = scale * <float>_byte_value(x[j], p.signed_input) - precomputed
-            q = _clamp_out(<int64_t>rint(prob) + p.zero_point, p.out_kind)
-            _store(out, j, q, p.out_kind)
-        return
-    inverse = <float>1.0 / (total * p.output_scale)
-    for j in range(depth):
-        prob = table[255 - top + _byte_value(x[j], p.signed_input)] * inverse
-        if p.out_kind == OUT_UINT8:  # x86 QuantizeSoftmaxOutput: truncate prob + 0.5
-            q = <int32_t>(prob + half) + p.zero_point
-        else:
-            q = <int32_t>roundf(prob) + p.zero_point
-        _store(out, j, _clamp_out(q, p.out_kind), p.out_kind)
-
-
-cdef inline void _store(void* out, Py_ssize_t j, int32_t q, int out_kind) noexcept nogil:
-    if out_kind == OUT_INT16:
-        (<int16_t*>out)[j] = <int16_t>q
-    else:
-        (<uint8_t*>out)[j] = <uint8_t>q
-
-
-def softmax8(const uint8_t[:, ::1] x, out, const float[::1] table, dict params,
-             int num_threads=1):
-    """Row-wise quantized (log-)softmax of 8-bit ``x`` (bytes) into ``out`` (bytes or int16)."""
-    cdef Py_ssize_t rows = x.shape[0], depth = x.shape[1], r, chunk, c
-    cdef SoftmaxParams p = params
-    cdef uint8_t[:, ::1] out8
-    cdef int16_t[:, ::1] out16
-    cdef char* base
-    cdef Py_ssize_t row_bytes
-    cdef int threads
-    if table.shape[0] != 256:
-        raise ValueError("the exp table has 256 entries")
-    if p.out_kind == OUT_INT16:
-        out16 = out
-        if out16.shape[0] != rows or out16.shape[1] != depth:
-            raise ValueError("output shape differs from the input's")
-        base, row_bytes = <char*>&out16[0, 0] if rows and depth else NULL, 2 * depth
-    else:
-        out8 = out
-        if out8.shape[0] != rows or out8.shape[1] != depth:
-            raise ValueError("output shape differs from the input's")
-        base, row_bytes = <char*>&out8[0, 0] if rows and depth else NULL, depth
-    if rows == 0 or depth == 0:
-        return
-    threads = threads_for(<double>rows * depth * 4, num_threads)
-    threads = threads if threads < rows else <int>rows
-    chunk = (rows + threads - 1) // threads
-    if threads == 1:
-        with nogil:
-            for r in range(rows):
-                _softmax_row(&x[r, 0], base + r * row_bytes, depth, &table[0], &p)
-        return
-    for c in prange(threads, nogil=True, num_threads=threads, schedule="static"):
-        for r in range(c * chunk, min(rows, (c + 1) * chunk)):
-            _softmax_row(&x[r, 0], base + r * row_bytes, depth, &table[0], &p)

@@ -10,6 +10,7 @@ returns None when numpy's OpenBLAS cannot be reached (the numpy reference then r
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -18,9 +19,9 @@ from . import _blas
 from ._requant import MODE_CODES, Requant
 
 try:
-    from ._qconv import conv_gemm, requant, shifted_float
+    from ._qconv import conv_gemm, depthwise_int8, requant
 except ImportError:  # extensions not built: only the numpy reference kernels run
-    conv_gemm = requant = shifted_float = None
+    conv_gemm = depthwise_int8 = requant = None
 
 # cblas_dgemm under the names of numpy's OpenBLAS builds (see _blas for sgemm).
 _DGEMMS = (
@@ -37,6 +38,35 @@ BLOCK_BYTES = 1 << 19
 FLOAT32_EXACT = 1 << 24
 
 _dgemm: dict[str, tuple[int, bool] | None] = {}
+
+_local = threading.local()
+
+
+def scratch(slot: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A scratch array from this thread's pool, shared by every layer of every model.
+
+    The kernels run one after another on a thread, so one buffer per ``slot`` (grown
+    to the largest request) serves them all: the per-layer scratch of a model would
+    otherwise cost tens of MiB. Views are cached per (slot, shape, dtype).
+    """
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
+    key = (slot, shape, dtype)
+    view = pool.get(key)
+    if view is not None:
+        return view
+    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buffer = pool.get(slot)
+    if buffer is None or buffer.nbytes < need:
+        buffer = np.empty(max(need, 64), np.uint8)
+        # A bigger buffer invalidates every view of the old one.
+        for stale in [k for k in pool if isinstance(k, tuple) and k[0] == slot]:
+            del pool[stale]
+        pool[slot] = buffer
+    view = buffer[:need].view(dtype).reshape(shape)
+    pool[key] = view
+    return view
 
 
 def dgemm_pointer() -> tuple[int, bool] | None:
@@ -64,9 +94,10 @@ class GemmPlan(NamedTuple):
     pad: float  # value of a padding tap: the shifted input zero point
     xshift: int  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
     chunk: int  # K-chunk whose float32 sums stay exact
-    cols: np.ndarray  # [threads, block, K] patches
-    acc: np.ndarray  # [threads, block, O / groups] GEMM results
-    iacc: np.ndarray  # [threads, block, O / groups] int32 sums of chunks (or empty)
+    cols: tuple[int, ...]  # scratch shapes: [threads, block, K] patches,
+    acc: tuple[int, ...]  # [threads, block, O / groups] GEMM results,
+    iacc: tuple[int, ...]  # [threads, block, O / groups] int32 sums of chunks (or empty)
+    real: type  # np.float32, or np.float64 for int16 inputs
     gemm: int
     gemm_int64: bool
     num_threads: int
@@ -94,19 +125,24 @@ def plan_conv(
     int64 bias (or None); ``rows`` is batches * output pixels.
     """
     wide = x_dtype == np.dtype(np.int16)
+    real = np.float64 if wide else np.float32
     pointer = dgemm_pointer() if wide else _blas.sgemm_pointer()
     if conv_gemm is None or pointer is None:
         return None
     out_c, k = weights.shape
-    real = np.float64 if wide else np.float32
-    centred = weights.astype(np.int64) - np.asarray(weight_zero, np.int64).reshape(-1, 1)
+    # Weights minus zero point, straight in the GEMM's float type (exact: |w - zw| <= 255,
+    # or 2^16 for int16 weights).
+    centred: np.ndarray = weights.astype(real)
+    if np.any(weight_zero):
+        centred = np.subtract(centred, np.asarray(weight_zero, real).reshape(-1, 1))
     xshift = 128 if x_dtype == np.dtype(np.uint8) else 0
     pad = x_zero - xshift
     # Shifted inputs and padding lie in [-128, 128] (int8 / uint8); int16 uses float64.
     limit = 2**53 if wide else FLOAT32_EXACT
     peak = max(int(np.abs(centred).max(initial=0)), 1) * (32768 if wide else 128)
     chunk = max(1, min(k, limit // peak))
-    correction = pad * centred.sum(axis=1)  # sum_k (x - zx) w = sum_k (x - xshift) w - this
+    # sum_k (x - zx) w = sum_k (x - xshift) w - pad * sum_k w: the bias takes the second term.
+    correction = pad * centred.sum(axis=1, dtype=np.float64).astype(np.int64) if pad else 0
     total = (np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)) - correction
     int64_modes = bool(np.any(rq.codes == MODE_CODES["int64"]))
     epilogue = rq.epilogue(
@@ -118,16 +154,17 @@ def plan_conv(
     threads = max(1, int(num_threads))
     iacc_rows = block if chunk < k else 0
     return GemmPlan(
-        weights=np.ascontiguousarray(centred, real),
+        weights=np.ascontiguousarray(centred),
         epilogue=epilogue,
         window=tuple(int(v) for v in window),
         groups=groups,
         pad=float(pad),
         xshift=xshift,
         chunk=int(chunk),
-        cols=np.empty((threads, block, k), real),
-        acc=np.empty((threads, block, group_out), real),
-        iacc=np.empty((threads, iacc_rows, group_out if iacc_rows else 0), np.int32),
+        cols=(threads, block, k),
+        acc=(threads, block, group_out),
+        iacc=(threads, iacc_rows, group_out if iacc_rows else 0),
+        real=real,
         gemm=pointer[0],
         gemm_int64=pointer[1],
         num_threads=threads,
@@ -141,9 +178,9 @@ def run_conv(plan: GemmPlan, x: np.ndarray, out: np.ndarray) -> None:
         x,
         plan.weights,
         out,
-        plan.cols,
-        plan.acc,
-        plan.iacc,
+        scratch("cols", plan.cols, plan.real),
+        scratch("acc", plan.acc, plan.real),
+        scratch("iacc", plan.iacc, np.int32),
         plan.window,
         plan.groups,
         plan.pad,

@@ -8,7 +8,7 @@ float32 arithmetic as in the C++ Prepare. alpha broadcasts against the input.
 
 The result depends on the (input, alpha) byte pair only, so the optimized kernel
 looks elements up in a 65536-entry table filled by the reference at prepare,
-walking the broadcast with ``_qelementwise.qbinary_table``.
+walking the broadcast with ``_qbinary.walk_pair_table``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from . import fixedpoint as fp
-from ._qbinary import _strides6
+from ._qbinary import walk_pair_table
 from ._qparams import per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
     from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
-except ImportError:  # extensions not built: the reference kernel still runs
+except ImportError:  # extensions not built: the reference kernel still runs (no table)
     _qelementwise = None  # type: ignore[assignment]
 
 
@@ -107,22 +107,8 @@ def invoke_reference(data: QPreluData, inputs: list[Any], outputs: list[np.ndarr
 
 
 def invoke_optimized(data: QPreluData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
-    """The table walk (``_qelementwise.qbinary_table``), or the reference."""
-    out = outputs[0]
-    if data.table is None or out.ndim > 6 or not out.flags.c_contiguous:
+    """The table walk (``_qbinary.walk_pair_table``), or the reference."""
+    x, alpha = inputs[0], inputs[1]
+    done = data.table is not None and walk_pair_table(data.table, x, alpha, outputs[0])
+    if not done:
         invoke_reference(data, inputs, outputs)
-        return
-    x, alpha = np.ascontiguousarray(inputs[0]), np.ascontiguousarray(inputs[1])
-    shape = (1,) * (6 - out.ndim) + out.shape
-    _qelementwise.qbinary_table(
-        x.reshape(-1).view(np.uint8),
-        alpha.reshape(-1).view(np.uint8),
-        out.reshape(-1).view(np.uint8),
-        shape,
-        _strides6(x.shape, out.shape),
-        _strides6(alpha.shape, out.shape),
-        data.table,
-        0,
-        0,
-        0,
-    )

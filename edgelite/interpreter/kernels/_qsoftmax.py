@@ -15,7 +15,7 @@ What ai-edge-litert's BUILTIN kernels compute (x86-64, checked against the oracl
 Output parameters are fixed by TFLite and checked here with its rules: SOFTMAX int8
 -> int8 needs zero point -128 and scale 1/256 (within 0.1%), int16 -> int16 zero
 point 0 and scale 1/32768 (within 0.1%); LOG_SOFTMAX needs scale 16/256 and zero
-point 127 (int8) / 255 (uint8). The optimized row loops are in ``_qelementwise``.
+point 127 (int8) / 255 (uint8). The optimized row loops are in ``_qsoftmax_rows``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from ._qparams import per_tensor, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
-    from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
+    from . import _qsoftmax_rows  # type: ignore[attr-defined]  # Cython, no stub
 except ImportError:  # extensions not built: the reference kernels still run
-    _qelementwise = None  # type: ignore[assignment]
+    _qsoftmax_rows = None  # type: ignore[assignment]
 
 _8BIT = (np.dtype(np.int8), np.dtype(np.uint8))
 
@@ -193,9 +193,9 @@ _OUT_KINDS = {np.dtype(np.int8): 0, np.dtype(np.uint8): 1, np.dtype(np.int16): 2
 
 
 def invoke_optimized(data: QSoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
-    """8-bit inputs: the Cython row loop (``_qelementwise.softmax8``); int16: the reference."""
+    """8-bit inputs: the Cython row loop (``_qsoftmax_rows.softmax8``); int16: the reference."""
     x, out = np.ascontiguousarray(inputs[0]), outputs[0]
-    if data.kind == "softmax16" or _qelementwise is None or not out.flags.c_contiguous:
+    if data.kind == "softmax16" or _qsoftmax_rows is None or not out.flags.c_contiguous:
         invoke_reference(data, inputs, outputs)
         return
     params = dict(
@@ -211,6 +211,6 @@ def invoke_optimized(data: QSoftmaxData, inputs: list[Any], outputs: list[np.nda
     target = out.reshape(rows, depth)
     if out.dtype != np.int16:
         target = target.view(np.uint8)
-    _qelementwise.softmax8(
+    _qsoftmax_rows.softmax8(
         x.reshape(rows, depth).view(np.uint8), target, data.table, params, data.num_threads
     )

@@ -128,7 +128,8 @@ def activation_bounds(act: int, out: TensorInfo) -> tuple[int, int]:
         return max(low, quantize(0.0)), min(high, quantize(6.0))
     if act == ActivationFunctionType.RELU_N1_TO_1:
         return max(low, quantize(-1.0)), min(high, quantize(1.0))
-    name = ActivationFunctionType(act).name if act in ActivationFunctionType else str(act)
+    known = {int(a) for a in ActivationFunctionType}
+    name = ActivationFunctionType(act).name if int(act) in known else str(act)
     raise PrepareError(f"fused activation {name} is not supported on quantized outputs")
 
 
@@ -152,14 +153,36 @@ def effective_scales(x_scale: float, filter_scales: np.ndarray, out_scale: float
     )
 
 
+def quantize_multipliers(reals: np.ndarray, single: bool) -> tuple[np.ndarray, np.ndarray]:
+    """fixedpoint.quantize_multiplier_array, vectorized (thousands of channels at load).
+
+    frexp, then round(fraction * 2^31) half away from zero (exact in double), 2^31
+    halved with shift + 1, shifts below -31 flushed to (0, 0), and with ``single``
+    shifts above 30 saturated to (2^31 - 1, 30).
+    """
+    reals = np.asarray(reals, np.float64).reshape(-1)
+    if not np.all(np.isfinite(reals)):
+        raise PrepareError(f"cannot quantize the multipliers {reals.tolist()}: not finite")
+    fraction, shift = np.frexp(reals)
+    q = np.copysign(np.floor(np.abs(fraction) * 2.0**31 + 0.5), fraction).astype(np.int64)
+    shift = shift.astype(np.int64)
+    full = q == 1 << 31
+    q, shift = np.where(full, q // 2, q), np.where(full, shift + 1, shift)
+    flushed = (shift < -31) | (reals == 0)
+    q, shift = np.where(flushed, 0, q), np.where(flushed, 0, shift)
+    if single:
+        high = shift > 30
+        q, shift = np.where(high, fp.INT32_MAX, q), np.where(high, 30, shift)
+    return q.astype(np.int32), shift.astype(np.int32)
+
+
 def conv_multipliers(reals: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (int32 multiplier, int32 shift) of the effective scales.
 
     QuantizeMultiplier is the same in every mode except TFLITE_SINGLE_ROUNDING's
     saturation of shifts above 30; the int64 form only takes shifts up to 7.
     """
-    single = "single" in names
-    multipliers, shifts = fp.quantize_multiplier_array(reals, "single" if single else "double")
+    multipliers, shifts = quantize_multipliers(reals, "single" in names)
     top = np.array([7 if name == INT64 else 30 for name in names])
     if shifts.size and (np.any(shifts > top) or shifts.min() < -31):
         raise PrepareError(

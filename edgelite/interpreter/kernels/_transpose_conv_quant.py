@@ -98,7 +98,7 @@ def prepare(node: Node, stride, pad, out_shape) -> Prepared:
 
 def prepare_hybrid(node: Node, stride, pad, out_shape) -> Prepared:
     """Hybrid TRANSPOSE_CONV: float input and output, int8 weights."""
-    x, weights = node.input(INPUT), node.input(WEIGHTS)
+    weights = node.input(WEIGHTS)
     win.require_output_dtype(node, np.dtype(np.float32))
     check_dtype(weights, (np.int8,), "weights")
     out_c = weights.shape[0]

@@ -99,7 +99,7 @@ def _prepare_quantized(node: Node, lhs, rhs) -> tuple:
         mode = rq.INT64
     else:
         mode = rq.pick_rounding(node, "double")  # the official kernel is the reference one
-    requant = rq.make_requant(lhs.scale, np.float32(rhs.scale), out, 1, 0, mode)
+    requant = rq.make_requant(lhs.scale, np.full(1, rhs.scale, np.float32), out, 1, 0, mode)
     return (lhs.zero_point, rhs.zero_point, requant)
 
 
@@ -114,7 +114,7 @@ def _operands(data: OpData, inputs: list) -> tuple[np.ndarray, np.ndarray]:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: numpy's batched, broadcasting matmul (int64 for quantized operands)."""
     if type(data) is not OpData:  # hybrid: prepared by _conv_hybrid
-        return data.invoke(inputs, outputs)
+        return data.invoke(inputs, outputs)  # type: ignore[attr-defined]
     lhs, rhs = _operands(data, inputs)
     if data.quant is not None:
         _quantized(data, lhs, rhs, outputs[0], np.int64)
@@ -141,7 +141,7 @@ def _quantized(data: OpData, lhs: np.ndarray, rhs: np.ndarray, out: np.ndarray, 
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the same product written in place, BLAS threads = num_threads."""
     if type(data) is not OpData:
-        return data.invoke_opt(inputs, outputs)
+        return data.invoke_opt(inputs, outputs)  # type: ignore[attr-defined]
     lhs, rhs = _operands(data, inputs)
     if data.quant is not None:
         use_blas_threads(data.num_threads)

@@ -1,7 +1,9 @@
 """Comparisons LESS LESS_EQUAL GREATER GREATER_EQUAL EQUAL NOT_EQUAL (-> bool) and the
 logical ops LOGICAL_AND LOGICAL_OR LOGICAL_NOT, all broadcasting.
 
-One ufunc with ``out=`` each: allocation-free, so no separate optimized version.
+One ufunc with ``out=`` each: allocation-free, so that is also the optimized version,
+except for 8-bit quantized inputs, which the optimized kernel looks up in a table of
+all 65536 byte pairs (``_qbinary.walk_pair_table``).
 
 Quantized int8/uint8 inputs (and int16 ones of EQUAL / NOT_EQUAL) are compared as
 TFLite does, after bringing both to a common scale: ``(x - zero_point) << 8``
@@ -21,6 +23,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
 from . import fixedpoint as fp
+from ._qbinary import walk_pair_table
 from ._qparams import per_tensor, rounding_mode
 from .base import (
     KernelSpec,
@@ -61,6 +64,7 @@ class CompareData:
     # Quantized inputs: (offset, multiplier, shift) of each side, and the rounding.
     rescale: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
     rounding: str = "double"
+    table: np.ndarray | None = None  # 8-bit: the result of every byte pair (optimized)
 
 
 def _make_prepare(op: BuiltinOperator, ufunc: Callable[..., Any], allowed: tuple[TensorType, ...]):
@@ -74,7 +78,10 @@ def _make_prepare(op: BuiltinOperator, ufunc: Callable[..., Any], allowed: tuple
         rescale, rounding = None, "double"
         if a.type in _8BIT or (a.type == TensorType.INT16 and op in _EQUALITY_OPS):
             rescale, rounding = _quantized(node, op, a, b)
-        return Prepared(output_shapes=[shape], data=CompareData(ufunc, rescale, rounding))
+        data = CompareData(ufunc, rescale, rounding)
+        if a.type in _8BIT:
+            data = CompareData(ufunc, rescale, rounding, _pair_table(data, a.dtype))
+        return Prepared(output_shapes=[shape], data=data)
 
     return prepare
 
@@ -117,6 +124,22 @@ def _rescaled(x: np.ndarray, side: tuple[int, int, int], rounding: str) -> np.nd
     return fp.multiply_by_quantized_multiplier(shifted, multiplier, shift, rounding)
 
 
+def _pair_table(data: CompareData, dtype: np.dtype) -> np.ndarray:
+    """Every (a byte, b byte) result as one row of 65536 bytes, for walk_pair_table."""
+    values = np.arange(256, dtype=np.uint8).view(dtype)
+    result = np.empty(65536, np.bool_)
+    invoke(data, [np.repeat(values, 256), np.tile(values, 256)], [result])
+    table = result.view(np.uint8).reshape(1, -1)
+    table.flags.writeable = False
+    return table
+
+
+def invoke_opt(data: CompareData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
+    """Quantized 8-bit: the prepared table over the broadcast; otherwise the reference."""
+    if data.table is None or not walk_pair_table(data.table, inputs[0], inputs[1], outputs[0]):
+        invoke(data, inputs, outputs)
+
+
 def invoke(data: CompareData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Compare (or combine) elementwise with broadcasting into the bool output."""
     a, b = inputs
@@ -137,7 +160,12 @@ def invoke_not(data: CompareData, inputs: list[Any], outputs: list[np.ndarray]) 
 
 
 KERNELS = {
-    op: KernelSpec(prepare=_make_prepare(op, ufunc, allowed), invoke=invoke, versions=versions)
+    op: KernelSpec(
+        prepare=_make_prepare(op, ufunc, allowed),
+        invoke=invoke,
+        versions=versions,
+        invoke_opt=invoke_opt,
+    )
     for op, (ufunc, allowed, versions) in _BINARY.items()
 }
 KERNELS[BuiltinOperator.LOGICAL_NOT] = KernelSpec(prepare=prepare_not, invoke=invoke_not)

@@ -146,7 +146,7 @@ def prepare(node: Node) -> Prepared:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: zero-pad, then one matrix product per filter tap and group."""
     if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
-        return data.invoke(inputs, outputs)
+        return data.invoke(inputs, outputs)  # type: ignore[attr-defined]
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (dh, dw), (kh, kw) = data.stride, data.dilation, data.kernel
@@ -176,7 +176,7 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM (1x1) or chunked im2col + GEMM, fused bias/activation epilogue."""
     if type(data) is not OpData:
-        return data.invoke_opt(inputs, outputs)
+        return data.invoke_opt(inputs, outputs)  # type: ignore[attr-defined]
     x, out = inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     bias = bias.reshape(-1)

@@ -118,7 +118,7 @@ def prepare(node: Node) -> Prepared:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: zero-pad, repeat input channels m times, multiply-add per filter tap."""
     if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
-        return data.invoke(inputs, outputs)
+        return data.invoke(inputs, outputs)  # type: ignore[attr-defined]
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (dh, dw) = data.stride, data.dilation
@@ -144,7 +144,7 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: the Cython register-blocked kernel."""
     if type(data) is not OpData:
-        return data.invoke_opt(inputs, outputs)
+        return data.invoke_opt(inputs, outputs)  # type: ignore[attr-defined]
     x, filt, out = inputs[INPUT], inputs[FILTER], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     steps = (*data.stride, *data.dilation, *data.pad)

@@ -100,7 +100,7 @@ def prepare(node: Node) -> Prepared:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: out = x @ W^T + b, then the fused activation."""
     if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
-        return data.invoke(inputs, outputs)
+        return data.invoke(inputs, outputs)  # type: ignore[attr-defined]
     x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     acc = x.reshape(data.rows, -1) @ weights.T
@@ -113,7 +113,7 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM straight into the output, one fused bias/activation pass."""
     if type(data) is not OpData:
-        return data.invoke_opt(inputs, outputs)
+        return data.invoke_opt(inputs, outputs)  # type: ignore[attr-defined]
     x, weights, out = inputs[INPUT], inputs[WEIGHTS], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else NO_BIAS
     out2d = out.reshape(data.rows, -1)

@@ -99,7 +99,8 @@ def _prepare(node: Node, kind: int, name: str) -> Prepared:
         width, opts.filter_width, opts.stride_w, 1, opts.padding, "width"
     )
     if quantized:
-        low, high, tanh = *_quantized_bounds(node, name, kind), False
+        bounds = _quantized_bounds(node, name, kind)
+        low, high, tanh = float(bounds[0]), float(bounds[1]), False
     else:
         low, high, tanh = win.fused_activation(opts.fused_activation_function)
     data = OpData(

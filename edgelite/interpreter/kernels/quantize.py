@@ -3,14 +3,16 @@ float32) and DENSIFY (a sparse constant -> its dense value).
 
 Both quantization directions take per-tensor or per-channel parameters (one scale
 and zero point per index of ``quantized_dimension``) and follow the official
-*reference* kernels bit for bit:
+BUILTIN kernels bit for bit:
 
-* QUANTIZE: ``q = static_cast<int32>(round(x / scale)) + zero_point``, clamped to
-  the output type; the division is float32 and ``round`` goes half away from zero.
-  (The official *optimized* kernel rounds halves to even in its vector loop and
-  away from zero in its scalar tail, so it can differ by one on exact halves.)
-  NaN and values beyond int32 become INT_MIN before the zero point is added, as
-  the C cast does on x86.
+* QUANTIZE per tensor (TFLite's optimized kernel): blocks of 8 elements compute
+  ``rint(x * float(1 / scale))`` (a float32 product, halves to even), the last
+  ``size % 8`` elements ``round(double(x) / scale)`` (halves away from zero); then
+  ``+ zero_point``, clamped to the output type.
+* QUANTIZE per channel (TFLite's reference kernel everywhere):
+  ``round(x / scale)`` with a float32 division, halves away from zero.
+* In both, NaN and values beyond int32 become INT_MIN before the zero point is
+  added, as the x86 conversion instructions do.
 * DEQUANTIZE: ``float(scale * (q - zero_point))``, the product taken exactly.
 
 :func:`dequantize_values` and :func:`densify` are the same computations for the
@@ -93,7 +95,7 @@ def round_half_away(values: np.ndarray) -> np.ndarray:
 
 
 def quantize_values(x: np.ndarray, params: AffineData, dtype: np.dtype) -> np.ndarray:
-    """The official reference QUANTIZE of float32 ``x`` into ``dtype``."""
+    """The official reference QUANTIZE of float32 ``x`` into ``dtype`` (per channel)."""
     info = np.iinfo(dtype)
     with np.errstate(all="ignore"):
         scaled = np.asarray(x, np.float32) / params.scale  # float32 division
@@ -103,13 +105,38 @@ def quantize_values(x: np.ndarray, params: AffineData, dtype: np.dtype) -> np.nd
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
+# Elements per block of TFLite's vectorized per-tensor QUANTIZE.
+QUANTIZE_BLOCK = 8
+
+
+def quantize_values_blocked(x: np.ndarray, params: AffineData, dtype: np.dtype) -> np.ndarray:
+    """The official optimized per-tensor QUANTIZE of float32 ``x`` into ``dtype``.
+
+    Flat element i < size - size % 8 takes the vector form, the rest the scalar tail.
+    """
+    info = np.iinfo(dtype)
+    flat = np.asarray(x, np.float32).reshape(-1)
+    limit = flat.size - flat.size % QUANTIZE_BLOCK
+    scale = float(params.scale)
+    with np.errstate(all="ignore"):
+        reciprocal = np.float32(1.0 / scale)  # 1.0f / (double)scale, stored as float
+        vector = np.rint(flat[:limit] * reciprocal)
+        tail = round_half_away(flat[limit:].astype(np.float64) / scale)
+        rounded = np.concatenate([c_cast_int32(vector), c_cast_int32(tail)])
+        q = rounded + params.zero_point  # int32 + int32 wraps, as in C
+    return np.clip(q, info.min, info.max).astype(dtype).reshape(np.shape(x))
+
+
 def invoke_quantize(data: AffineData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Round and clamp into the quantized output."""
     if isinstance(data, _qrequantize.RequantizeData):
         _qrequantize.invoke_reference(data, inputs, outputs)
         return
     out = outputs[0]
-    out[...] = quantize_values(inputs[0], data, out.dtype)
+    if data.scale.ndim == 0:
+        out[...] = quantize_values_blocked(inputs[0], data, out.dtype)
+    else:
+        out[...] = quantize_values(inputs[0], data, out.dtype)
 
 
 # -- DEQUANTIZE ---------------------------------------------------------------------

@@ -115,7 +115,7 @@ def prepare(node: Node) -> Prepared:
 def invoke(data: OpData, inputs: list, outputs: list) -> None:
     """Reference: scatter each filter tap's product into a padded output, then crop."""
     if type(data) is not OpData:  # quantized or hybrid: prepared by their own module
-        return data.invoke(inputs, outputs)
+        return data.invoke(inputs, outputs)  # type: ignore[attr-defined]
     weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS else None
     (sh, sw), (pad_t, pad_l) = data.stride, data.pad
@@ -140,7 +140,7 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def invoke_opt(data: OpData, inputs: list, outputs: list) -> None:
     """Optimized: GEMM into the scratch columns, col2im scatter-add, clamp."""
     if type(data) is not OpData:
-        return data.invoke_opt(inputs, outputs)
+        return data.invoke_opt(inputs, outputs)  # type: ignore[attr-defined]
     weights, x, out = inputs[WEIGHTS], inputs[INPUT], outputs[0]
     bias = inputs[BIAS] if len(inputs) > BIAS and inputs[BIAS] is not None else None
     w2d = data.weights if data.weights is not None else gemm_weights(weights)

@@ -1,0 +1,231 @@
+"""Keras LSTM loops -> UNIDIRECTIONAL_SEQUENCE_LSTM, where the maths is exactly Keras's.
+
+A WHILE whose body ``lstm_match`` recognises, whose cond runs exactly T steps, with
+constant initial states and a static batch, becomes one UNIDIRECTIONAL_SEQUENCE_LSTM
+(no peepholes, projection or layer norm; tanh; cell_clip 0, i.e. no clipping, as
+Keras) plus what its results need: a STRIDED_SLICE for the last step. Anything else
+stays a WHILE loop.
+
+Statelessness: the fused op keeps h and c in *variable* tensors, which runtimes carry
+from one invoke to the next (the official converter's fused LSTMs start from the
+previous call's final state unless reset_all_variables() is called). A Keras LSTM
+starts from its initial state on every call, so one SPLIT of a constant writes the
+initial h and c into the variables before the op, each invoke. (A constant-input
+SPLIT is evaluated every invoke by both runtimes; RESHAPE would not be: runtimes
+precompute a reshape of a constant once.)
+
+The input TRANSPOSE to time-major that Keras adds is folded into ``time_major=False``
+when the loop is its only reader, and the one back after it when that is the output's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...schema.generated.enums import ActivationFunctionType
+from ...schema.generated.options import (
+    ReshapeOptions,
+    SplitOptions,
+    StridedSliceOptions,
+    UnidirectionalSequenceLSTMOptions,
+)
+from ...schema.model import Model, Operator, Subgraph, Tensor
+from .common import B, View, add_constant, code_of, constant, replace_output
+from .dead_code import eliminate_dead_code
+from .lstm_match import GATES, LstmBody, match_body, trip_count
+from .unused_subgraphs import drop_unused_subgraphs
+
+_SWAP = [1, 0, 2]  # time-major <-> batch-major
+
+
+def fuse_lstm_loops(model: Model) -> int:
+    """Replace every recognised LSTM loop; returns how many were fused."""
+    fused = 0
+    for sg in model.subgraphs:
+        index = 0
+        while index < len(sg.operators):
+            op = sg.operators[index]
+            replacement = _fuse(model, sg, op) if code_of(model, op) == B.WHILE else None
+            if replacement is None:
+                index += 1
+                continue
+            new_ops, dropped = replacement
+            sg.operators[index : index + 1] = new_ops
+            sg.operators = [o for o in sg.operators if all(o is not d for d in dropped)]
+            fused += 1
+    if fused:
+        for sg in model.subgraphs:
+            eliminate_dead_code(model, sg)
+        drop_unused_subgraphs(model)
+    return fused
+
+
+def _static(t: Tensor) -> bool:
+    return t.shape_signature is None or -1 not in t.shape_signature
+
+
+def _used(sg: Subgraph, view: View, tensor: int) -> bool:
+    return bool(view.users.get(tensor)) or tensor in sg.outputs
+
+
+def _swap_transpose(model: Model, sg: Subgraph, op: Operator) -> bool:
+    """TRANSPOSE [1, 0, 2], or the RESHAPE it became where batch or time is 1."""
+    if code_of(model, op) == B.RESHAPE:
+        before, after = sg.tensors[op.inputs[0]].shape, sg.tensors[op.outputs[0]].shape
+        swapped = len(before) == 3 and list(after) == [before[1], before[0], before[2]]
+        return swapped and 1 in before[:2] and _static(sg.tensors[op.outputs[0]])
+    if code_of(model, op) != B.TRANSPOSE:
+        return False
+    perm = constant(model, sg, op.inputs[1])
+    return perm is not None and list(perm.reshape(-1)) == _SWAP
+
+
+def _fuse(model: Model, sg: Subgraph, loop: Operator) -> tuple[list, list] | None:
+    """(ops replacing ``loop``, ops to drop) or None when the loop is not a Keras LSTM."""
+    options = loop.builtin_options
+    body = match_body(model, model.subgraphs[options.body_subgraph_index])
+    if body is None:
+        return None
+    starts = {}
+    for k in body.counters:
+        value = constant(model, sg, loop.inputs[k])
+        if value is None or value.size != 1:
+            return None
+        starts[k] = int(value.reshape(()))
+    trips = trip_count(model, model.subgraphs[options.cond_subgraph_index], starts)
+    xs = sg.tensors[loop.inputs[body.x]]
+    init = [constant(model, sg, loop.inputs[k]) for k in (body.h, body.c)]
+    if len(xs.shape) != 3 or trips != xs.shape[0] or trips < 1 or not _static(xs):
+        return None
+    if init[0] is None or init[1] is None or xs.type != 0:
+        return None
+    view = View.of(sg)
+    if any(_used(sg, view, loop.outputs[k]) for k in [*body.counters, body.c]):
+        return None
+    if body.kind == "sequence" and sg.tensors[loop.outputs[body.out]].shape[0] != trips:
+        return None
+    if _used(sg, view, loop.outputs[body.x]):
+        replace_output(sg, loop.outputs[body.x], loop.inputs[body.x])
+        view = View.of(sg)
+    return _rewrite(model, sg, view, loop, body, init)
+
+
+def _layout(model: Model, sg: Subgraph, view: View, loop: Operator, body: LstmBody):
+    """(input, sequence output or None, time_major, output TRANSPOSE to drop or None)."""
+    x_list, out_list = loop.inputs[body.x], loop.outputs[body.out]
+    maker = view.producer.get(x_list)
+    batch_in = None
+    alone = maker is not None and view.only_user(x_list) is not None and x_list not in sg.inputs
+    if alone and _swap_transpose(model, sg, sg.operators[maker]):  # type: ignore[index]
+        batch_in = sg.operators[maker].inputs[0]  # type: ignore[index]
+    if body.kind == "last":
+        return (batch_in, None, False, None) if batch_in is not None else (x_list, None, True, None)
+    user = view.only_user(out_list)
+    after = sg.operators[user] if user is not None else None
+    if batch_in is not None and after is not None and _swap_transpose(model, sg, after):
+        return batch_in, after.outputs[0], False, after
+    return x_list, out_list, True, None
+
+
+def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
+    x, seq, time_major, dropped = _layout(model, sg, view, loop, body)
+    name = sg.tensors[loop.outputs[body.out]].name
+    steps, batch, _ = sg.tensors[loop.inputs[body.x]].shape
+    units = init[0].shape[-1]
+    if seq is None:
+        shape = [steps, batch, units] if time_major else [batch, steps, units]
+        seq = sg.add_tensor(Tensor(name=f"{name}/sequence", shape=shape, has_rank=True))
+
+    def const(suffix: str, value: np.ndarray) -> int:
+        return add_constant(model, sg, f"{name}/{suffix}", np.ascontiguousarray(value))
+
+    states = [
+        sg.add_tensor(Tensor(name=f"{name}/{s}", shape=[batch, units], is_variable=True))
+        for s in ("output_state", "cell_state")
+    ]
+    both = np.concatenate([np.broadcast_to(v, (batch, units)) for v in init], axis=1)
+    reset = Operator(
+        opcode_index=model.opcode_index(B.SPLIT, 1),
+        inputs=[const("state_axis", np.array(1, np.int32)), const("initial_state", both)],
+        outputs=states,
+        builtin_options=SplitOptions(2),
+    )
+    weights = [const(f"w_{g}", body.weights[g]) for g in GATES]
+    recurrent = [const(f"r_{g}", body.recurrent[g]) for g in GATES]
+    biases = [const(f"b_{g}", body.bias[g]) for g in GATES]
+    inputs = [x, *weights, *recurrent, -1, -1, -1, *biases, -1, -1, *states, -1, -1, -1, -1]
+    lstm = Operator(
+        opcode_index=model.opcode_index(B.UNIDIRECTIONAL_SEQUENCE_LSTM, 1),
+        inputs=inputs,
+        outputs=[seq],
+        builtin_options=UnidirectionalSequenceLSTMOptions(
+            fused_activation_function=ActivationFunctionType.TANH, time_major=time_major
+        ),
+    )
+    readers = _row_readers(model, sg, view, loop.outputs[body.out]) if body.kind == "last" else []
+    tail = _last_step(model, sg, view, loop, body, seq, time_major, readers)
+    return [reset, lstm, *tail], [dropped] if dropped is not None else readers
+
+
+def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Operator]:
+    """The readers of the one-row list [1, B, U] that merely take it as [B, U]; only
+    when they are all its readers (they then read the last step straight away)."""
+    readers = [sg.operators[i] for i in view.users.get(row, [])]
+    if row in sg.outputs or not readers:
+        return []
+    size = sg.tensors[row].num_elements
+    for op in readers:
+        out = sg.tensors[op.outputs[0]]
+        if code_of(model, op) not in (B.STRIDED_SLICE, B.RESHAPE, B.SQUEEZE) or op.inputs[0] != row:
+            return []
+        if len(out.shape) != 2 or out.num_elements != size or not _static(out):
+            return []
+        if code_of(model, op) == B.STRIDED_SLICE:
+            strides = constant(model, sg, op.inputs[3])
+            if strides is None or np.any(strides != 1):
+                return []
+    return readers
+
+
+def _last_step(model, sg, view, loop, body, seq, time_major, readers) -> list[Operator]:
+    """Ops giving the final h (and the one-row output list) from the sequence."""
+    h_out, list_out = loop.outputs[body.h], loop.outputs[body.out]
+    for op in readers:  # they take the last step from the sequence directly
+        if not _used(sg, view, h_out):
+            h_out = op.outputs[0]
+        else:
+            replace_output(sg, op.outputs[0], h_out)
+    wants_list = body.kind == "last" and not readers and _used(sg, view, list_out)
+    if not _used(sg, view, h_out) and not wants_list and not readers:
+        return []
+    steps, batch, units = sg.tensors[seq].shape
+    if not time_major:
+        steps, batch = batch, steps
+    if not _used(sg, view, h_out) and not readers:
+        h_out = sg.add_tensor(Tensor(name=f"{sg.tensors[list_out].name}/last", has_rank=True))
+    sg.tensors[h_out].shape, sg.tensors[h_out].shape_signature = [batch, units], None
+    axis = 0 if time_major else 1
+    begin, end = [0, 0, 0], [*sg.tensors[seq].shape]
+    begin[axis] = steps - 1
+    name = sg.tensors[h_out].name
+    ends = [add_constant(model, sg, f"{name}/{k}", np.asarray(v, np.int32))
+            for k, v in (("begin", begin), ("end", end), ("strides", [1, 1, 1]))]  # fmt: skip
+    ops = [
+        Operator(
+            opcode_index=model.opcode_index(B.STRIDED_SLICE, 1),
+            inputs=[seq, *ends],
+            outputs=[h_out],
+            builtin_options=StridedSliceOptions(shrink_axis_mask=1 << axis),
+        )
+    ]
+    if wants_list:
+        shape = add_constant(model, sg, f"{name}/row", np.asarray([1, batch, units], np.int32))
+        ops.append(
+            Operator(
+                opcode_index=model.opcode_index(B.RESHAPE, 1),
+                inputs=[h_out, shape],
+                outputs=[list_out],
+                builtin_options=ReshapeOptions([1, batch, units]),
+            )
+        )
+    return ops
