@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
-from . import _qbinary
+from . import _fbinary, _qbinary
 from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
 from .unary import (
     QUANTIZED_TYPES,
@@ -56,6 +56,9 @@ class BinaryData:
     low: Any  # clamp bounds in the output dtype, None when that side is open
     high: Any
     clamp: bool
+    # Optimized float path (_fbinary): op code (0: none) and broadcast pattern.
+    fast_op: int = 0
+    fast_pattern: int = 0
 
 
 def clamp_bounds(node: Node, dtype: np.dtype) -> tuple[Any, Any, bool]:
@@ -256,9 +259,43 @@ def _make_prepare(op: BuiltinOperator, computes: dict[TensorType, Compute], fuse
         check_output(node, a.type)
         shape = broadcast_shape(a.shape, b.shape)
         low, high, clamp = clamp_bounds(node, a.dtype) if fused else (None, None, False)
-        return Prepared(output_shapes=[shape], data=BinaryData(computes[a.type], low, high, clamp))
+        fast_op, pattern = _fast_path(op, a, b, shape)
+        data = BinaryData(computes[a.type], low, high, clamp, fast_op, pattern)
+        return Prepared(output_shapes=[shape], data=data)
 
     return prepare
+
+
+_FAST_OPS = {
+    BuiltinOperator.ADD: 1,
+    BuiltinOperator.SUB: 2,
+    BuiltinOperator.MUL: 3,
+    BuiltinOperator.DIV: 4,
+}
+
+
+def _fast_path(op: BuiltinOperator, a: Any, b: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    """(op code, pattern) for _fbinary when float32 and the broadcast is a simple one."""
+    if op not in _FAST_OPS or a.type != F32:
+        return 0, 0
+    size = int(np.prod(shape, dtype=np.int64))
+    a_size, b_size = int(np.prod(a.shape, dtype=np.int64)), int(np.prod(b.shape, dtype=np.int64))
+    last = shape[-1] if shape else 1
+    for pattern, ok in (
+        (0, tuple(a.shape) == tuple(b.shape) == tuple(shape)),
+        (1, a_size == size and tuple(a.shape) == tuple(shape) and b_size == 1),
+        (2, b_size == size and tuple(b.shape) == tuple(shape) and a_size == 1),
+        (3, tuple(a.shape) == tuple(shape) and b_size == last and _row(b.shape, last)),
+        (4, tuple(b.shape) == tuple(shape) and a_size == last and _row(a.shape, last)),
+    ):
+        if ok:
+            return _FAST_OPS[op], pattern
+    return 0, 0
+
+
+def _row(dims: tuple[int, ...], last: int) -> bool:
+    """A shape that is all ones but (possibly) a last axis of ``last``: [..., 1, last]."""
+    return bool(dims) and dims[-1] == last and all(d == 1 for d in dims[:-1])
 
 
 def _check_same_quantization(node: Node) -> None:
@@ -285,6 +322,12 @@ def invoke_opt(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -
     """Quantized ops: the Cython kernel; float and plain integer ops: as the reference."""
     if isinstance(data, _qbinary.QBinaryData):
         _qbinary.invoke_optimized(data, inputs, outputs)
+        return
+    if data.fast_op:
+        low, high = data.low, data.high
+        _fbinary.binary(
+            data.fast_op, data.fast_pattern, inputs[0], inputs[1], outputs[0], low, high
+        )
         return
     invoke(data, inputs, outputs)
 
