@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
-from . import _fbinary, _qbinary
+from . import _qbinary
+from ._fbinary import binary as fused_binary
 from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
 from .unary import (
     QUANTIZED_TYPES,
@@ -325,9 +326,7 @@ def invoke_opt(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -
         return
     if data.fast_op:
         low, high = data.low, data.high
-        _fbinary.binary(
-            data.fast_op, data.fast_pattern, inputs[0], inputs[1], outputs[0], low, high
-        )
+        fused_binary(data.fast_op, data.fast_pattern, inputs[0], inputs[1], outputs[0], low, high)
         return
     invoke(data, inputs, outputs)
 
