@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml setup.py
 	# tf_keras (legacy Keras 2) gives the fused-LSTM test models; it pins `tensorflow`,
 	# which tensorflow-cpu already provides, hence --no-deps.
 	$(PY) -m pip install -q --no-deps tf-keras==2.21.0
+	# tensorflow-model-optimization (QAT test models) would replace tensorflow-cpu with
+	# the GPU `tensorflow` wheel and downgrade absl-py: install it without its deps.
+	$(PY) -m pip install -q --no-deps tensorflow-model-optimization==0.8.1 dm-tree==0.1.10 attrs
 	touch $(STAMP)
 
 $(NP1_STAMP):

@@ -99,6 +99,7 @@ def convert_with_report(
     """:func:`convert`, also returning a :class:`ConversionReport`."""
     from .frontends import tensorflow as tf_frontend
     from .lowering import ConversionState, lower_graph
+    from .lowering.variables import add_initialisation
     from .passes import run_passes
 
     options = options or ConvertOptions()
@@ -120,7 +121,9 @@ def convert_with_report(
         builder.model.subgraphs[0].name = frozen[0].traced.key
     for i, function in enumerate(frozen):
         traced = function.traced
-        lower_graph(state, function.graph, i, traced.input_names, traced.output_names)
+        names = (traced.input_names, traced.output_names)
+        lower_graph(state, function.graph, i, *names, variables=function.variables)
+    add_initialisation(state)
     model = builder.build()
     report.ops_lowered = sum(len(sg.operators) for sg in model.subgraphs)
     if options.optimize:

@@ -47,10 +47,13 @@ def qat_cnn(tmp_path_factory):
     return folder, out.read_bytes(), np.load(folder / "data.npz")
 
 
-def test_qat_model_converts_without_calibration_data(qat_cnn, capsys):
+def test_qat_model_converts_without_calibration_data(qat_cnn, tmp_path, capsys):
     _, data, _ = qat_cnn
     model = read_model(data)
     assert check_model(model) == []
+    (tmp_path / "int8.tflite").write_bytes(data)
+    assert main(["check", str(tmp_path / "int8.tflite")]) == 0
+    assert "passes the spec" in capsys.readouterr().out
     names = [model.op_name(op) for op in model.main.operators]
     assert names == ["QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE"] + [
         "FULLY_CONNECTED"

@@ -4,7 +4,8 @@
 ``build`` makes a single-op model of them; ``check`` runs it in the official runtime
 (the oracle) and through edgelite's reference and optimized kernels, and holds all
 three bit-exact (floats under the float rule). ``run_with_rounding`` runs the kernels
-with a forced ``Node.rounding`` (the oracle has only its own build to compare with).
+with a forced ``Node.rounding`` (the oracle has only its own build to compare with) or
+with several threads.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def check(model: bytes, feed: list[np.ndarray], what: str = "output") -> np.ndar
     return official
 
 
-def run_with_rounding(model: bytes, feed: list[np.ndarray], rounding: str, optimized: bool):
-    """Run a single-op model's kernel with ``Node.rounding`` forced."""
+def run_with_rounding(
+    model: bytes, feed: list[np.ndarray], rounding: str, optimized: bool, num_threads: int = 1
+):
+    """Run a single-op model's kernel with ``Node.rounding`` (and ``num_threads``) set."""
     model_ir = read_model(model)
     sg = model_ir.main
     op = sg.operators[0]
@@ -102,6 +105,7 @@ def run_with_rounding(model: bytes, feed: list[np.ndarray], rounding: str, optim
         inputs=[info(i) for i in op.inputs],
         outputs=[info(i) for i in op.outputs],
         options=op.builtin_options,
+        num_threads=num_threads,
         rounding=rounding,
     )
     prepared = spec.prepare(node)

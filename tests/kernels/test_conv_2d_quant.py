@@ -161,3 +161,17 @@ def test_conv_2d_int16_int32_bias_needs_option():
     model, feed = _model(np.random.default_rng(4), np.int16, zx=0, zo=0, bias_type=np.int32)
     with pytest.raises(PrepareError, match="quantized_bias_type INT32"):
         run_kernels(model, feed)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
+def test_conv_2d_quant_two_threads(dtype):
+    # Enough work for the OpenMP split: every thread fills its own scratch rows.
+    params = {"shape": (2, 40, 40, 32), "out_c": 24}
+    if dtype == np.uint8:
+        params.update(per_channel=False, zx=130, zw=120, zo=100)
+    if dtype == np.int16:
+        params.update(bias_type=np.int64, zx=0, zo=0)
+    model, feed = _model(np.random.default_rng(6), dtype, **params)
+    official = check(model, feed)
+    threaded = run_with_rounding(model, feed, "tflite", optimized=True, num_threads=2)
+    np.testing.assert_array_equal(threaded, official)

@@ -112,3 +112,12 @@ def test_depthwise_int16_needs_int64_bias():
     model, feed = _model(np.random.default_rng(4), np.int16, zx=0, zo=0, bias_type=np.int32)
     with pytest.raises(PrepareError, match="bias"):
         run_kernels(model, feed)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_depthwise_quant_two_threads(dtype):
+    kwargs = {"per_channel": False, "zx": 130, "zw": 120, "zo": 100} if dtype == np.uint8 else {}
+    model, feed = _model(np.random.default_rng(7), dtype, shape=(2, 40, 40, 48), **kwargs)
+    official = check(model, feed)
+    threaded = run_with_rounding(model, feed, "tflite", optimized=True, num_threads=2)
+    np.testing.assert_array_equal(threaded, official)

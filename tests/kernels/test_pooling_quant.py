@@ -84,3 +84,13 @@ def test_l2_pool_int8_is_rejected():
     model, feed = _model(np.random.default_rng(1), Op.L2_POOL_2D, np.int8)
     with pytest.raises(PrepareError, match="float32 only"):
         run_kernels(model, feed)
+
+
+def test_pooling_quant_two_threads():
+    from tests.kernels._qconv_helpers import run_with_rounding
+
+    for code in (Op.AVERAGE_POOL_2D, Op.MAX_POOL_2D):
+        model, feed = _model(np.random.default_rng(8), code, np.int8, shape=(2, 60, 60, 32))
+        official = check(model, feed)
+        threaded = run_with_rounding(model, feed, "tflite", optimized=True, num_threads=2)
+        np.testing.assert_array_equal(threaded, official)

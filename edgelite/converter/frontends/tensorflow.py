@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ConversionError, MissingDependencyError
 from ..lowering.graph import Graph, StateVariable
 from .tf_graph import Library, graph_from_tf
-from .tf_variables import freeze_keeping_state
+from .tf_variables import assigned_variables, freeze_keeping_state
 
 # ModelType values of the CONVERSION_METADATA schema
 SAVED_MODEL, KERAS_MODEL, CONCRETE_FUNCTIONS = 1, 2, 3
@@ -245,9 +245,13 @@ def freeze(loaded: LoadedSource) -> list[FrozenFunction]:
     tf = import_tensorflow()
     frozen_functions = []
     names: dict[int, str] = {}  # variable -> TFLite shared name, across signatures
+    try:
+        mutable = set().union(*(assigned_variables(t.function) for t in loaded.functions))
+    except Exception as err:  # TF raises many kinds; all mean the same
+        raise ConversionError(f"cannot inspect the model's variables: {err}") from err
     for traced in loaded.functions:
         try:
-            frozen, variables = freeze_keeping_state(traced.function, names)
+            frozen, variables = freeze_keeping_state(traced.function, mutable, names)
         except Exception as err:  # TF raises many kinds; all mean the same
             raise ConversionError(f"cannot freeze signature {traced.key!r}: {err}") from err
         graph_def = frozen.graph.as_graph_def()

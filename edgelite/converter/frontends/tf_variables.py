@@ -67,21 +67,37 @@ def _variables_by_capture(function: Any) -> dict[str, Any]:
     return found
 
 
-def freeze_keeping_state(function: Any, names: dict[int, str]) -> tuple[Any, list[StateVariable]]:
-    """The frozen ConcreteFunction and the variables left as (resource) inputs.
-
-    ``names`` (variable id -> shared name) is shared by all functions of one model, so
-    a variable two signatures assign is one TFLite variable, and two variables that
-    TensorFlow named alike get distinct names.
-    """
+def assigned_variables(function: Any) -> set[int]:
+    """Ids of the tf.Variables ``function`` assigns (found in its inlined graph)."""
     from tensorflow.python.framework import convert_to_constants as c2c
 
     if not _assigns_anything(function.graph.as_graph_def()):
-        return c2c.convert_variables_to_constants_v2(function, lower_control_flow=False), []
+        return set()
     probe = c2c._FunctionConverterDataInEager(
         func=function, lower_control_flow=False, aggressive_inlining=False
     )
-    kept = assigned_placeholders(probe.graph_def)
+    captures = _variables_by_capture(function)
+    placeholders = assigned_placeholders(probe.graph_def)
+    return {id(captures[name]) for name in placeholders if name in captures}
+
+
+def freeze_keeping_state(
+    function: Any, mutable: set[int], names: dict[int, str]
+) -> tuple[Any, list[StateVariable]]:
+    """The frozen ConcreteFunction and the variables left as (resource) inputs.
+
+    ``mutable``: ids of the variables any function of the model assigns (a signature
+    that only reads one must read the live value, not a frozen copy). ``names``
+    (variable id -> shared name) is shared by all functions of one model, so a variable
+    two signatures use is one TFLite variable, and variables TensorFlow named alike get
+    distinct names.
+    """
+    from tensorflow.python.framework import convert_to_constants as c2c
+
+    captures = _variables_by_capture(function)
+    kept = {name for name, variable in captures.items() if id(variable) in mutable}
+    if not kept:
+        return c2c.convert_variables_to_constants_v2(function, lower_control_flow=False), []
     data = c2c._FunctionConverterDataInEager(
         func=function,
         lower_control_flow=False,
@@ -90,12 +106,9 @@ def freeze_keeping_state(function: Any, names: dict[int, str]) -> tuple[Any, lis
     )
     graph_def, converted = c2c._replace_variables_by_constants(converter_data=data)
     frozen = c2c._construct_concrete_function(function, graph_def, converted)
-    variables = _variables_by_capture(function)
-    mutable = []
+    state = []
     for name in sorted(kept):
-        variable = variables.get(name)
-        if variable is None:
-            continue  # not a tf.Variable capture: left for lowering to report
+        variable = captures[name]
         if id(variable) not in names:
             base = variable.name.split(":")[0]
             taken = set(names.values())
@@ -104,5 +117,5 @@ def freeze_keeping_state(function: Any, names: dict[int, str]) -> tuple[Any, lis
                 if n not in taken
             )  # fmt: skip
         value = np.asarray(variable.numpy())
-        mutable.append(StateVariable(f"{name}:0", names[id(variable)], value))
-    return frozen, mutable
+        state.append(StateVariable(f"{name}:0", names[id(variable)], value))
+    return frozen, state

@@ -18,7 +18,7 @@ from ...schema.generated.enums import BuiltinOperator
 from ...schema.model import Operator
 from ..errors import UnsupportedOp
 from .context import Lowering, LoweringError, ir_name
-from .graph import Graph, GraphNode, TensorSpec
+from .graph import Graph, GraphNode, StateVariable, TensorSpec
 
 LowerFn = Callable[[Lowering, GraphNode], None]
 
@@ -29,10 +29,10 @@ _SKIP = frozenset({"NoOp", "Placeholder", "Assert", "PrintV2", "VarIsInitialized
 @cache
 def lowering_table() -> dict[str, LowerFn]:
     """Source op type -> lowering function, merged from the per-family modules."""
-    from . import array, control, einsum, math, nn, quant
+    from . import array, control, einsum, math, nn, quant, variables
 
     table: dict[str, LowerFn] = {}
-    for module in (nn, einsum, math, array, control, quant):
+    for module in (nn, einsum, math, array, control, quant, variables):
         for op_type, fn in module.LOWERINGS.items():
             if op_type in table:
                 raise RuntimeError(f"{op_type} is lowered twice (second in {module.__name__})")
@@ -48,6 +48,11 @@ class ConversionState:
     layer_names: frozenset[str] = frozenset()
     # Placeholder custom ops for unsupported nodes, with what to report if they survive.
     unsupported: list[tuple[Operator, UnsupportedOp]] = field(default_factory=list)
+    # Resource variables (see lowering.variables): by shared name, the subgraphs using
+    # them, and each VAR_HANDLE tensor's variable by (subgraph, tensor).
+    variables: dict[str, StateVariable] = field(default_factory=dict)
+    stateful_subgraphs: set[int] = field(default_factory=set)
+    handles: dict[tuple[int, int], StateVariable] = field(default_factory=dict)
 
     def layer_of(self, node_name: str) -> str | None:
         """The Keras layer a node came from, recovered from its name scopes."""
@@ -66,8 +71,12 @@ def lower_graph(
     subgraph: int,
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
+    variables: Sequence[StateVariable] = (),
 ) -> Lowering:
-    """Lower ``graph`` into (empty) subgraph ``subgraph``; inputs/outputs become its I/O."""
+    """Lower ``graph`` into (empty) subgraph ``subgraph``; inputs/outputs become its I/O.
+
+    ``variables``: resource inputs of ``graph`` that are state (not subgraph inputs).
+    """
     ctx = Lowering(state, subgraph, graph_specs(graph))
     ctx.load_function = graph.load_function
     names = list(input_names) if input_names is not None else [s.name for s in graph.inputs]
@@ -77,6 +86,11 @@ def lower_graph(
         index = ctx.temp(ir_name(name), ctx.shape(spec.name), spec.dtype)
         ctx.sg.inputs.append(index)
         ctx.bind(spec.name, index)
+    if variables:
+        from .variables import bind_variable
+
+        for variable in variables:
+            bind_variable(ctx, variable)
     lower_nodes(ctx, graph)
     bind_outputs(ctx, graph.outputs, output_names)
     return ctx

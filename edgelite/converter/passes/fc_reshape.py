@@ -15,6 +15,7 @@ def fold_fc_reshapes(model: Model, sg: Subgraph) -> int:
     """Fold the reshapes around fully-connected ops; returns how many ops were folded."""
     view = View.of(sg)
     folded = 0
+    dropped: list[int] = []
     for op in sg.operators:
         if code_of(model, op) != B.FULLY_CONNECTED or op.builtin_options.keep_num_dims:
             continue
@@ -35,8 +36,8 @@ def fold_fc_reshapes(model: Model, sg: Subgraph) -> int:
         op.inputs[0] = first.inputs[0]
         op.outputs[0] = last.outputs[0]
         op.builtin_options.keep_num_dims = True
-        for reshape in (first, last):  # both reshapes go
-            reshape.inputs, reshape.outputs = [], []
+        dropped += [before, after]  # both reshapes go
         folded += 1
-    sg.remove_operators([i for i, op in enumerate(sg.operators) if not op.outputs])
+    # Only those: ops without outputs (ASSIGN_VARIABLE, CALL_ONCE) are not dead.
+    sg.remove_operators(sorted(set(dropped)))
     return folded

@@ -10,9 +10,10 @@ the int8 kernel requantizes whole blocks of 8 channels with NEON-style arithmeti
 ("double_up") and the remaining ``channels % 8`` one by one ("double"); uint8 is
 "double" throughout; int16 runs the reference kernel with the int64 form.
 
-Optimized path (int8, uint8): _qconv.depthwise_int8 sums one output row at a time in
-int32 (the tap loop over channels compiled for AVX2 where the CPU has it) and
-requantizes the row while it is in cache. int16 runs the reference.
+Optimized path: _qdirect.depthwise_int8 sums one output row at a time in int32 (the
+tap loop over channels compiled for AVX2 where the CPU has it; int16 products reach
+2^22, so int16 filters of 512 taps or more run the reference) and requantizes the row
+while it is in cache.
 """
 
 from __future__ import annotations
@@ -101,13 +102,19 @@ def prepare(node: Node, steps: tuple[int, ...], multiplier: int, out_shape: tupl
 
 def _int_plan(x, filt, bias, w_zero, requant, out_shape) -> IntPlan | None:
     constant = filt.data is not None and (bias is None or bias.data is not None)
-    if _qgemm.depthwise_int8 is None or not constant or x.dtype == np.dtype(np.int16):
+    if _qgemm.depthwise_int8 is None or not constant:
         return None
+    taps = filt.shape[1] * filt.shape[2]
+    wide = x.dtype == np.dtype(np.int16)
+    if taps * (32768 * 128 if wide else 255 * 255) >= 1 << 31:
+        return None  # the int32 row sums could overflow (the official int16 kernel uses int64)
     centred = np.asarray(filt.data)[0].astype(np.int16) - w_zero.astype(np.int16)
-    bias32 = None if bias is None else np.asarray(bias.data).reshape(-1).astype(np.int32)
+    values = None if bias is None else np.asarray(bias.data).reshape(-1)
+    bias32 = None if values is None or wide else values.astype(np.int32)
+    bias64 = None if values is None or not wide else values.astype(np.int64)
     return IntPlan(
         weights=np.ascontiguousarray(centred),
-        epilogue=requant.epilogue(bias32, None),
+        epilogue=requant.epilogue(bias32, bias64),
         row=int(out_shape[2] * out_shape[3]),
     )
 

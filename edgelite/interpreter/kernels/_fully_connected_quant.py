@@ -12,7 +12,9 @@ an int32 bias; int16 with an int64 bias runs the reference kernel, which rescale
 ``round(acc * s_in * s_w / s_out)`` in double ("real"); int16 weights use the int64
 multiplier. Fused activation: NONE, RELU, RELU_N1_TO_1 or RELU6 (as TFLite).
 
-The optimized invoke is the exact float GEMM of _qconv (a 1x1 convolution).
+The optimized invoke is the exact float GEMM of _qconv (a 1x1 convolution), or, for an
+int8 layer applied to at most ``GEMV_ROWS`` rows, _qdirect.gemv_int8 on the int8 weights
+themselves (a matrix-vector product is memory bound: int8 reads a quarter of float).
 
 Deviations: uint8 input with int16 output, sparse and shuffled weights are rejected.
 """
@@ -32,6 +34,8 @@ from .base import Node, Prepared, PrepareError, check_dtype
 
 INPUT, WEIGHTS, BIAS = 0, 1, 2
 
+GEMV_ROWS = 4  # up to this many input rows, int8 layers skip the float GEMM
+
 _ACTIVATIONS = (
     ActivationFunctionType.NONE,
     ActivationFunctionType.RELU,
@@ -46,6 +50,7 @@ class QFullyConnectedData(NamedTuple):
     w_zero: np.ndarray  # per unit
     requant: rq.Requant
     plan: _qgemm.GemmPlan | None
+    gemv: tuple | None = None  # (int8 weights [units, K], epilogue) for _qdirect.gemv_int8
 
     def invoke(self, inputs: list, outputs: list) -> None:
         invoke(self, inputs, outputs)
@@ -93,21 +98,41 @@ def prepare(node: Node, rows: int, out_shape: tuple[int, ...]) -> Prepared:
     mode = _mode(node, x, weights, bias, qbt, out)
     requant = rq.make_requant(x.scale, scales, out, units, act, mode)
     w_zero = np.broadcast_to(zeros, (units,)).astype(np.int64)
-    plan = None
-    if weights.data is not None and (bias is None or bias.data is not None):
+    plan = gemv = None
+    constant = weights.data is not None and (bias is None or bias.data is not None)
+    bias_values = None if bias is None else np.asarray(bias.data).reshape(-1)
+    if constant and _gemv_fits(x, weights, w_zero, rows):
+        w8 = np.ascontiguousarray(weights.data, np.int8)
+        total = -x.zero_point * w8.sum(axis=1, dtype=np.int64)  # sum (x - zx) w = ...
+        if bias_values is not None:
+            total = total + bias_values.astype(np.int64)
+        gemv = (w8, requant.epilogue(total.astype(np.int32), None))
+    elif constant:
         plan = _qgemm.plan_conv(
             np.asarray(weights.data),
             w_zero,
             x.dtype,
             x.zero_point,
-            None if bias is None else np.asarray(bias.data).reshape(-1),
+            bias_values,
             requant,
             (1, 1, 1, 1, 1, 1, 0, 0),
             1,
             rows,
             node.num_threads,
         )
-    return Prepared([out_shape], QFullyConnectedData(rows, x.zero_point, w_zero, requant, plan))
+    data = QFullyConnectedData(rows, x.zero_point, w_zero, requant, plan, gemv)
+    return Prepared([out_shape], data)
+
+
+def _gemv_fits(x, weights, w_zero: np.ndarray, rows: int) -> bool:
+    int8 = np.dtype(np.int8)
+    return (
+        _qgemm.gemv_int8 is not None
+        and x.dtype == int8
+        and weights.dtype == int8
+        and not np.any(w_zero)
+        and rows <= GEMV_ROWS
+    )
 
 
 def _mode(node: Node, x, weights, bias, qbt: int, out) -> str:
@@ -135,6 +160,13 @@ def invoke(data: QFullyConnectedData, inputs: list, outputs: list) -> None:
 
 def invoke_opt(data: QFullyConnectedData, inputs: list, outputs: list) -> None:
     """Optimized: the exact float GEMM of _qconv, as a 1x1 convolution of [rows, 1, 1, K]."""
+    if data.gemv is not None:
+        x, out = inputs[INPUT], outputs[0]
+        weights, epilogue = data.gemv
+        acc = _qgemm.scratch("iacc", (data.rows, weights.shape[0]), np.int32)
+        flat = x.reshape(data.rows, -1)
+        _qgemm.gemv_int8(flat, weights, out.reshape(data.rows, -1), acc, epilogue)
+        return
     if data.plan is None:
         invoke(data, inputs, outputs)
         return

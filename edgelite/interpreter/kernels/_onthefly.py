@@ -37,10 +37,10 @@ def quantize_rows(values: np.ndarray, asymmetric: bool):
 def _round(scaled: np.ndarray) -> np.ndarray:
     """NEON's +-0.5-and-truncate over each row's vector part, TfLiteRound over its tail."""
     vector = scaled.shape[1] & ~7
-    rounded = round_half_away_from_zero(scaled)
+    rounded = np.empty_like(scaled)
     head = scaled[:, :vector]
-    nudged = (head + np.where(head < 0, np.float32(-0.5), np.float32(0.5))).astype(np.float32)
-    rounded[:, :vector] = np.trunc(nudged)
+    np.trunc(head + np.copysign(np.float32(0.5), head), out=rounded[:, :vector])
+    rounded[:, vector:] = round_half_away_from_zero(scaled[:, vector:])
     return rounded
 
 

@@ -17,14 +17,18 @@ int16 activations would overflow float32 at once, so they take the same road wit
 float64 buffers and ``dgemm`` (exact for any realistic K). Blocks of output pixels
 are spread over ``num_threads`` OpenMP threads, each with its own scratch rows, and
 OpenBLAS is kept single-threaded by the caller.
-"""
 
-import numpy as np
+``requant`` is the epilogue alone, for accumulators computed elsewhere. The integer
+kernels that need no BLAS (depthwise, pooling, matrix-vector) are in _qdirect.pyx.
+"""
 
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t
 
-from ._qepilogue cimport RequantParams, requant_block, SRC_F32, SRC_I32, SRC_F64, SRC_I64
+from ._qepilogue cimport (
+    Geometry, RequantParams, epilogue_params, offset_params, requant_block, SRC_F32, SRC_I32,
+    SRC_F64, SRC_I64,
+)
 from ._threads cimport threads_for
 
 ctypedef fused qint_t:
@@ -58,52 +62,6 @@ cdef enum:
     ROW_MAJOR = 101
     NO_TRANS = 111
     TRANS = 112
-
-
-cdef struct Geometry:
-    Py_ssize_t height, width, channels
-    Py_ssize_t out_h, out_w
-    Py_ssize_t kh, kw, sh, sw, dh, dw, pad_t, pad_l
-    Py_ssize_t group_in, group_out, groups, k
-
-
-cdef RequantParams _params(tuple epilogue, int kind) except *:
-    # epilogue = (bias int32, bias int64, multiplier, shift, mode int8, real f64, zp, lo, hi)
-    cdef const int32_t[::1] bias = epilogue[0]
-    cdef const int64_t[::1] bias64 = epilogue[1]
-    cdef const int32_t[::1] mult = epilogue[2]
-    cdef const int32_t[::1] shift = epilogue[3]
-    cdef const int8_t[::1] mode = epilogue[4]
-    cdef const double[::1] real = epilogue[5]
-    cdef RequantParams p
-    cdef Py_ssize_t n = mult.shape[0]
-    if shift.shape[0] != n or mode.shape[0] != n or real.shape[0] != n or n == 0:
-        raise ValueError("epilogue arrays must have one entry per channel")
-    if bias.shape[0] not in (0, n) or bias64.shape[0] not in (0, n):
-        raise ValueError("bias must be empty or have one entry per channel")
-    p.bias = &bias[0] if bias.shape[0] else NULL
-    p.bias64 = &bias64[0] if bias64.shape[0] else NULL
-    p.mult = &mult[0]
-    p.shift = &shift[0]
-    p.mode = &mode[0]
-    p.real = &real[0]
-    p.zp = epilogue[6]
-    p.lo = epilogue[7]
-    p.hi = epilogue[8]
-    p.kind = kind
-    return p
-
-
-cdef RequantParams _offset(const RequantParams* p, Py_ssize_t c0) noexcept nogil:
-    # The same parameters seen from channel c0 on (one group of a grouped conv).
-    cdef RequantParams q = p[0]
-    q.bias = p.bias + c0 if p.bias != NULL else NULL
-    q.bias64 = p.bias64 + c0 if p.bias64 != NULL else NULL
-    q.mult = p.mult + c0
-    q.shift = p.shift + c0
-    q.mode = p.mode + c0
-    q.real = p.real + c0
-    return q
 
 
 cdef int _kind(qint_t* dummy) noexcept nogil:
@@ -199,7 +157,7 @@ cdef void _conv_block(const qint_t* x, const Geometry* g, Py_ssize_t m0, Py_ssiz
                 k0 += kc
             src = iacc
             src_kind = SRC_I32
-        pg = _offset(p, grp * og)
+        pg = offset_params(p, grp * og)
         requant_block(src, src_kind, og, rows, og, &pg, out + m0 * channels + grp * og, channels)
 
 
@@ -228,7 +186,7 @@ def conv_gemm(const qint_t[:, :, :, ::1] x, const real_t[:, ::1] w, qint_t[:, :,
     g.k = kh * kw * g.group_in
     cdef Py_ssize_t m = x.shape[0] * g.out_h * g.out_w
     cdef Py_ssize_t block = cols.shape[1], blocks, b, tid, m0
-    cdef RequantParams p = _params(epilogue, _kind(<qint_t*>NULL))
+    cdef RequantParams p = epilogue_params(epilogue, _kind(<qint_t*>NULL))
     if groups <= 0 or x.shape[3] % groups or out.shape[3] % groups:
         raise ValueError(f"{groups} groups do not divide {x.shape[3]} / {out.shape[3]} channels")
     if out.shape[0] != x.shape[0] or w.shape[0] != out.shape[3] or w.shape[1] != g.k:
@@ -257,7 +215,7 @@ def conv_gemm(const qint_t[:, :, :, ::1] x, const real_t[:, ::1] w, qint_t[:, :,
 def requant(const acc_t[:, ::1] acc, qint_t[:, ::1] out, tuple epilogue, int num_threads=1):
     """out[r, c] = requantized acc[r, c] (bias, multiplier, zero point, clamp) in place."""
     cdef Py_ssize_t rows = acc.shape[0], n = acc.shape[1], r0, step
-    cdef RequantParams p = _params(epilogue, _kind(<qint_t*>NULL))
+    cdef RequantParams p = epilogue_params(epilogue, _kind(<qint_t*>NULL))
     cdef int src_kind
     if acc_t is float:
         src_kind = SRC_F32
@@ -275,181 +233,3 @@ def requant(const acc_t[:, ::1] acc, qint_t[:, ::1] out, tuple epilogue, int num
     step = (rows + num_threads - 1) // num_threads
     for r0 in prange(0, rows, step, nogil=True, num_threads=num_threads, schedule="static"):
         requant_block(&acc[r0, 0], src_kind, n, min(step, rows - r0), n, &p, &out[r0, 0], n)
-
-
-def shifted_float(const qint_t[::1] x, float[::1] out, int offset, int num_threads=1):
-    """out[i] = float(x[i] - offset): integers to exact float32 for the float kernels."""
-    cdef Py_ssize_t n = x.shape[0], i
-    if out.shape[0] != n:
-        raise ValueError(f"output has {out.shape[0]} values for {n}")
-    num_threads = threads_for(<double>n, num_threads)
-    for i in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
-        out[i] = <float>(<int32_t>x[i] - offset)
-
-
-cdef void _qpool_pixel(const qint_t* x, qint_t* out, Py_ssize_t b, Py_ssize_t oy,
-                       Py_ssize_t ox, const Geometry* g, bint is_max, int32_t* acc,
-                       int32_t lo, int32_t hi) noexcept nogil:
-    cdef Py_ssize_t c, ky, kx, iy, ix, count = 0, channels = g.channels
-    cdef Py_ssize_t y0 = oy * g.sh - g.pad_t, x0 = ox * g.sw - g.pad_l
-    cdef const qint_t* src
-    cdef int32_t v
-    for c in range(channels):
-        acc[c] = -2147483647 - 1 if is_max else 0
-    for ky in range(max(0, -y0), min(g.kh, g.height - y0)):
-        iy = y0 + ky
-        for kx in range(max(0, -x0), min(g.kw, g.width - x0)):
-            ix = x0 + kx
-            src = x + ((b * g.height + iy) * g.width + ix) * channels
-            count += 1
-            if is_max:
-                for c in range(channels):
-                    if src[c] > acc[c]:
-                        acc[c] = src[c]
-            else:
-                for c in range(channels):
-                    acc[c] += src[c]
-    for c in range(channels):
-        v = acc[c]
-        if not is_max and count > 0:
-            # TFLite: (sum +- count / 2) / count, truncating toward zero.
-            v = (v + count // 2) // count if v > 0 else -((-v + count // 2) // count)
-        out[c] = <qint_t>(lo if v < lo else (hi if v > hi else v))
-
-
-def qpool2d(const qint_t[:, :, :, ::1] x, qint_t[:, :, :, ::1] out, bint is_max, tuple window,
-            int lo, int hi, int num_threads=1):
-    """Quantized max / average pooling on raw integers, clamped to [lo, hi].
-
-    ``window`` is (filter_h, filter_w, stride_h, stride_w, pad_top, pad_left).
-    """
-    cdef Geometry g
-    cdef Py_ssize_t row, b, oy, ox, batches = x.shape[0]
-    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
-    cdef int32_t[:, ::1] acc
-    g.kh, g.kw, g.sh, g.sw, g.pad_t, g.pad_l = window
-    g.height, g.width, g.channels = x.shape[1], x.shape[2], x.shape[3]
-    if out.shape[0] != batches or out.shape[3] != g.channels:
-        raise ValueError("pooling input and output shapes do not match")
-    if batches == 0 or oh == 0 or ow == 0 or g.channels == 0:
-        return
-    num_threads = threads_for(<double>batches * oh * ow * g.channels * g.kh * g.kw, num_threads)
-    acc = np.empty((num_threads, g.channels), np.int32)
-    for row in prange(batches * oh, nogil=True, num_threads=num_threads, schedule="static"):
-        b = row // oh
-        oy = row % oh
-        for ox in range(ow):
-            _qpool_pixel(&x[0, 0, 0, 0], &out[b, oy, ox, 0], b, oy, ox, &g, is_max,
-                         &acc[threadid(), 0], lo, hi)
-
-
-cdef extern from *:
-    """
-    /* One depthwise filter tap over a run of output pixels:
-       acc[p * C + c] += (x[p * step + c] - zx) * w[c], products in int32.
-       Compiled for AVX2 and for the baseline, picked at load time (GCC ifunc). */
-    #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
-    #define EDGELITE_CLONES __attribute__((target_clones("avx2", "default")))
-    #else
-    #define EDGELITE_CLONES
-    #endif
-
-    #define EDGELITE_DW_TAP(NAME, TYPE, PRODUCT)                                     \\
-    EDGELITE_CLONES static void NAME(int32_t* acc, const TYPE* x, Py_ssize_t step,  \\
-                                     const int16_t* w, int32_t zx, Py_ssize_t pixels, \\
-                                     Py_ssize_t channels) {                         \\
-        for (Py_ssize_t p = 0; p < pixels; ++p) {                                   \\
-            const TYPE* xp = x + p * step;                                          \\
-            int32_t* ap = acc + p * channels;                                       \\
-            for (Py_ssize_t c = 0; c < channels; ++c) {                             \\
-                ap[c] += (PRODUCT)(((int32_t)xp[c] - zx) * (int32_t)w[c]);          \\
-            }                                                                       \\
-        }                                                                           \\
-    }
-    /* int8: |x - zx| * |w| <= 255 * 128 fits int16 (cheaper vector multiplies);
-       uint8 weights minus their zero point reach 255, so their products need int32. */
-    EDGELITE_DW_TAP(edgelite_dw_tap_i8, int8_t, int16_t)
-    EDGELITE_DW_TAP(edgelite_dw_tap_u8, uint8_t, int32_t)
-
-    """
-
-    void edgelite_dw_tap_i8(int32_t* acc, const int8_t* x, Py_ssize_t step, const int16_t* w,
-                            int32_t zx, Py_ssize_t pixels, Py_ssize_t channels) noexcept nogil
-    void edgelite_dw_tap_u8(int32_t* acc, const uint8_t* x, Py_ssize_t step, const int16_t* w,
-                            int32_t zx, Py_ssize_t pixels, Py_ssize_t channels) noexcept nogil
-
-
-ctypedef fused q8_t:
-    int8_t
-    uint8_t
-
-
-cdef void _dw_row(const q8_t* x, const int16_t* w, int32_t* acc, const Geometry* g,
-                  Py_ssize_t b, Py_ssize_t oy, int32_t zx, Py_ssize_t mult) noexcept nogil:
-    # int32 sums of one output row [out_w, C * mult] over the filter taps inside the image.
-    cdef Py_ssize_t ow = g.out_w, c_in = g.channels, c_out = g.channels * mult
-    cdef Py_ssize_t ky, kx, iy, ox0, ox1, start, ox, c, j
-    cdef const q8_t* src
-    cdef const int16_t* wt
-    for c in range(ow * c_out):
-        acc[c] = 0
-    for ky in range(g.kh):
-        iy = oy * g.sh - g.pad_t + ky * g.dh
-        if iy < 0 or iy >= g.height:
-            continue
-        for kx in range(g.kw):
-            # Output columns whose tap kx lands inside the image.
-            start = g.pad_l - kx * g.dw
-            ox0 = (start + g.sw - 1) // g.sw if start > 0 else 0
-            ox1 = (g.width - 1 + start) // g.sw + 1 if g.width - 1 + start >= 0 else 0
-            ox1 = min(ox1, ow)
-            if ox1 <= ox0:
-                continue
-            src = x + ((b * g.height + iy) * g.width + ox0 * g.sw - start) * c_in
-            wt = w + (ky * g.kw + kx) * c_out
-            if mult == 1:
-                if q8_t is int8_t:
-                    edgelite_dw_tap_i8(acc + ox0 * c_out, src, g.sw * c_in, wt, zx, ox1 - ox0,
-                                       c_in)
-                else:
-                    edgelite_dw_tap_u8(acc + ox0 * c_out, src, g.sw * c_in, wt, zx, ox1 - ox0,
-                                       c_in)
-            else:
-                for ox in range(ox1 - ox0):
-                    for c in range(c_in):
-                        for j in range(mult):
-                            acc[(ox0 + ox) * c_out + c * mult + j] += (
-                                (<int32_t>src[ox * g.sw * c_in + c] - zx) * wt[c * mult + j])
-
-
-def depthwise_int8(const q8_t[:, :, :, ::1] x, const int16_t[:, :, ::1] w,
-                   q8_t[:, :, :, ::1] out, int32_t[:, ::1] acc, tuple steps, int x_zero,
-                   tuple epilogue, int num_threads=1):
-    """Quantized depthwise convolution of int8 / uint8 images, integer sums, requantized.
-
-    ``w`` is [kh, kw, C * mult] as int16 (weight minus its zero point), ``steps``
-    (stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left), ``acc`` int32
-    scratch of [threads, out_w * C * mult].
-    """
-    cdef Geometry g
-    cdef Py_ssize_t row, b, oy, batches = x.shape[0], c_out = out.shape[3]
-    cdef RequantParams p = _params(epilogue, _kind(<q8_t*>NULL))
-    g.sh, g.sw, g.dh, g.dw, g.pad_t, g.pad_l = steps
-    g.height, g.width, g.channels = x.shape[1], x.shape[2], x.shape[3]
-    g.out_h, g.out_w = out.shape[1], out.shape[2]
-    g.kh, g.kw = w.shape[0], w.shape[1]
-    if g.channels == 0 or c_out % g.channels or w.shape[2] != c_out or out.shape[0] != batches:
-        raise ValueError("depthwise shapes do not match")
-    if acc.shape[1] < g.out_w * c_out or len(epilogue[2]) != c_out:
-        raise ValueError("depthwise scratch or epilogue does not match")
-    if batches == 0 or g.out_h == 0 or g.out_w == 0:
-        return
-    num_threads = min(threads_for(<double>batches * g.out_h * g.out_w * c_out * g.kh * g.kw,
-                                  num_threads), <int>acc.shape[0])
-    for row in prange(batches * g.out_h, nogil=True, num_threads=num_threads, schedule="static"):
-        b = row // g.out_h
-        oy = row % g.out_h
-        _dw_row(&x[0, 0, 0, 0], &w[0, 0, 0], &acc[threadid(), 0], &g, b, oy, x_zero,
-                c_out // g.channels)
-        requant_block(&acc[threadid(), 0], SRC_I32, c_out, g.out_w, c_out, &p, &out[b, oy, 0, 0],
-                      c_out)

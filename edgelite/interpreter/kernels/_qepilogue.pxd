@@ -259,3 +259,52 @@ cdef inline void requant_block(const void* src, int src_kind, Py_ssize_t lds, Py
             _store_one(dst, p.kind, r * ldd + c,
                        requant_one(_load_acc(src, src_kind, r * lds + c), c, p))
         c += 1
+
+
+# -- shared by the kernels of _qconv.pyx and _qdirect.pyx ----------------------------
+
+cdef struct Geometry:
+    Py_ssize_t height, width, channels
+    Py_ssize_t out_h, out_w
+    Py_ssize_t kh, kw, sh, sw, dh, dw, pad_t, pad_l
+    Py_ssize_t group_in, group_out, groups, k
+
+
+cdef inline RequantParams epilogue_params(tuple epilogue, int kind) except *:
+    """RequantParams over the arrays of an epilogue tuple (Requant.epilogue())."""
+    # epilogue = (bias int32, bias int64, multiplier, shift, mode int8, real f64, zp, lo, hi)
+    cdef const int32_t[::1] bias = epilogue[0]
+    cdef const int64_t[::1] bias64 = epilogue[1]
+    cdef const int32_t[::1] mult = epilogue[2]
+    cdef const int32_t[::1] shift = epilogue[3]
+    cdef const int8_t[::1] mode = epilogue[4]
+    cdef const double[::1] real = epilogue[5]
+    cdef RequantParams p
+    cdef Py_ssize_t n = mult.shape[0]
+    if shift.shape[0] != n or mode.shape[0] != n or real.shape[0] != n or n == 0:
+        raise ValueError("epilogue arrays must have one entry per channel")
+    if bias.shape[0] not in (0, n) or bias64.shape[0] not in (0, n):
+        raise ValueError("bias must be empty or have one entry per channel")
+    p.bias = &bias[0] if bias.shape[0] else NULL
+    p.bias64 = &bias64[0] if bias64.shape[0] else NULL
+    p.mult = &mult[0]
+    p.shift = &shift[0]
+    p.mode = &mode[0]
+    p.real = &real[0]
+    p.zp = epilogue[6]
+    p.lo = epilogue[7]
+    p.hi = epilogue[8]
+    p.kind = kind
+    return p
+
+
+cdef inline RequantParams offset_params(const RequantParams* p, Py_ssize_t c0) noexcept nogil:
+    # The same parameters seen from channel c0 on (one group of a grouped conv).
+    cdef RequantParams q = p[0]
+    q.bias = p.bias + c0 if p.bias != NULL else NULL
+    q.bias64 = p.bias64 + c0 if p.bias64 != NULL else NULL
+    q.mult = p.mult + c0
+    q.shift = p.shift + c0
+    q.mode = p.mode + c0
+    q.real = p.real + c0
+    return q

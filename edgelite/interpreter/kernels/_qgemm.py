@@ -19,9 +19,10 @@ from . import _blas
 from ._requant import MODE_CODES, Requant
 
 try:
-    from ._qconv import conv_gemm, depthwise_int8, requant
+    from ._qconv import conv_gemm, requant
+    from ._qdirect import depthwise_int8, gemv_int8
 except ImportError:  # extensions not built: only the numpy reference kernels run
-    conv_gemm = depthwise_int8 = requant = None
+    conv_gemm = depthwise_int8 = gemv_int8 = requant = None
 
 # cblas_dgemm under the names of numpy's OpenBLAS builds (see _blas for sgemm).
 _DGEMMS = (

@@ -129,11 +129,12 @@ def _quantized(data: OpData, lhs: np.ndarray, rhs: np.ndarray, out: np.ndarray, 
     acc = np.matmul(lhs.astype(dtype) - lhs_zero, rhs.astype(dtype) - rhs_zero)
     if requant is None:
         out[...] = acc.astype(np.int64).astype(np.int32)  # wraps like the C int32 sum
-    elif dtype == np.int64:
-        out[...] = rq.requantize(acc[..., None], requant)[..., 0]
-    else:
-        from ._qgemm import requant as requant_rows
+        return
+    from ._qgemm import requant as requant_rows
 
+    if dtype == np.int64 or requant_rows is None:  # the reference (or no extension)
+        out[...] = rq.requantize(acc.astype(np.int64)[..., None], requant)[..., 0]
+    else:
         flat = acc.reshape(-1, 1).astype(np.int64)
         requant_rows(flat, out.reshape(-1, 1), requant.epilogue(None, None))
 

@@ -12,7 +12,7 @@ int32 sum half away from zero, ``(sum +- count / 2) / count`` in C integer divis
 then both clamp to the fused activation's quantized range.
 
 Optimized path: the Cython kernels in ``_pool.pyx`` (float, 4-lane vectors over
-channels) and ``_qconv.qpool2d`` (integers, channels innermost).
+channels) and ``_qdirect.qpool2d`` (integers, channels innermost).
 
 Deviations: a fused TANH is applied (the official float kernels ignore it).
 """
@@ -29,7 +29,7 @@ from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 try:
     from ._pool import pool2d
-    from ._qconv import qpool2d
+    from ._qdirect import qpool2d
 except ImportError:  # extensions not built: the reference kernel still runs
     pool2d = qpool2d = None
 
