@@ -1,7 +1,7 @@
 """Integer kernels that need no BLAS: depthwise convolution, pooling, matrix-vector.
 
 ``depthwise_int8`` sums one output row at a time in int32 (the tap loop over channels
-is plain C that compilers vectorize; on x86-64 Linux with GCC it is compiled for AVX2
+is plain C that compilers vectorize; on x86-64 glibc with GCC it is compiled for AVX2
 and for the baseline and the CPU picks at load time) and requantizes the row while it
 is in cache. ``qpool2d`` pools raw values (TFLite's quantized pooling does not
 rescale). ``gemv_int8`` multiplies a few int8 rows by int8 weights (the fully
@@ -32,7 +32,7 @@ ctypedef fused qdw_t:
 
 cdef extern from *:
     """
-    #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
+    #if defined(__x86_64__) && defined(__GNUC__) && defined(__GLIBC__) && !defined(__clang__)
     #define EDGELITE_CLONES __attribute__((target_clones("avx2", "default")))
     #else
     #define EDGELITE_CLONES
