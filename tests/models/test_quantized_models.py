@@ -1,9 +1,9 @@
 """Every quantized model of the corpus gives the official runtime's outputs, invoke after invoke.
 
 Full-integer (int8, int8 with float I/O) and 16x8 models must be bit-identical to
-ai-edge-litert run with BUILTIN_WITHOUT_DEFAULT_DELEGATES. Dynamic-range (hybrid) models
-run in edgelite's exact hybrid mode and must match under the float rule (their outputs
-are float). The stateful streaming wake-word model runs 50 consecutive invokes, each
+ai-edge-litert run with BUILTIN_WITHOUT_DEFAULT_DELEGATES (dynamic-range models are held
+to their own rules in test_hybrid_models.py and test_hybrid_exact_ops.py). The stateful
+streaming wake-word model runs 50 consecutive invokes, each
 compared. On a mismatch the message names the first diverging op (tests/layerwise.py).
 """
 
@@ -90,7 +90,7 @@ def _invoke(interp, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 def test_quantized_model_matches_oracle(quantized_model):
     content = quantized_model.read_bytes()
-    options = {"hybrid": "exact"} if _flavour(quantized_model) == "dynamic" else {}
+    options: dict = {}
     theirs = litert_interpreter(content)
     theirs.allocate_tensors()
     ours = Interpreter(model_content=content, **options)

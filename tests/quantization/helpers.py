@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter import PrepareError
 from edgelite.quantization import QuantizeOptions, quantize_with_report
 from edgelite.schema import read_model, write_model
 from tests.oracle import litert_interpreter
@@ -84,8 +83,3 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
     """max |ours - reference| / max |reference|."""
     peak = float(np.max(np.abs(reference))) or 1.0
     return float(np.max(np.abs(ours - reference))) / peak
-
-
-def kernels_pending(err: Exception) -> bool:
-    """True for edgelite's "quantized X not supported yet" (issue 4's kernels pending)."""
-    return isinstance(err, PrepareError) and "not supported yet" in str(err)

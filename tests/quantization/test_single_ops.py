@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgelite.interpreter import Interpreter, PrepareError
+from edgelite.interpreter import Interpreter
 from edgelite.quantization import QuantizeOptions, check_model
 from edgelite.schema import TensorType
 from tests.oracle import assert_matches, litert_interpreter
 from tests.quantization.helpers import (
-    kernels_pending,
     quantize_bytes,
     random_samples,
     relative_error,
@@ -137,7 +136,6 @@ def test_int16x8_uses_int64_bias_and_general_int16_add():
     assert add.builtin_options.pot_scale_int16 is False
 
 
-@pytest.mark.xfail(strict=False, raises=PrepareError, reason="quantized kernels pending (issue 4)")
 @pytest.mark.parametrize("mode", ["int8", "int16x8"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_edgelite_runs_our_integer_models_bit_exact_with_litert(name, mode):
@@ -145,12 +143,7 @@ def test_edgelite_runs_our_integer_models_bit_exact_with_litert(name, mode):
     BUILTIN_WITHOUT_DEFAULT_DELEGATES), whose per-op rounding edgelite reproduces."""
     _, qbytes, _, _, samples = _quantized(name, mode)
     ours = Interpreter(model_content=qbytes)
-    try:
-        ours.allocate_tensors()
-    except PrepareError as err:
-        if kernels_pending(err):
-            raise  # the expected failure, until edgelite's quantized kernels exist
-        raise AssertionError(f"edgelite cannot prepare our {mode} model: {err}") from err
+    ours.allocate_tensors()
     reference = litert_interpreter(qbytes)
     reference.allocate_tensors()
     for sample in samples[:3]:

@@ -20,11 +20,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from edgelite.interpreter import Interpreter, PrepareError
+from edgelite.interpreter import Interpreter
 from edgelite.quantization import QuantizeOptions, check_model, quantize
 from edgelite.schema import read_model, write_model
 from tests.oracle import assert_matches, litert_interpreter
-from tests.quantization.helpers import kernels_pending, run_raw, run_real
+from tests.quantization.helpers import run_raw, run_real
 from tests.quantization.zoo_data import representative_samples
 
 pytestmark = pytest.mark.oracle
@@ -160,7 +160,6 @@ def test_models_the_official_converter_cannot_quantize(model, flavour):
             assert error <= 0.02 * np.mean(np.abs(truth)), (delegates, error)
 
 
-@pytest.mark.xfail(strict=False, raises=PrepareError, reason="quantized kernels pending (issue 4)")
 @pytest.mark.parametrize("flavour", ["int8", "int16x8"])
 def test_edgelite_runs_a_quantized_zoo_model_bit_exact(flavour):
     entries = {e.flavour: e for e in _entries([]) if e.model == "small_cnn"}
@@ -168,13 +167,8 @@ def test_edgelite_runs_a_quantized_zoo_model_bit_exact(flavour):
     data = representative_samples("small_cnn")
     qbytes = write_model(quantize(read_model(entries["float32"].path), options, data, log=None))
     ours = Interpreter(model_content=qbytes)
-    try:
-        ours.allocate_tensors()
-    except PrepareError as err:
-        if kernels_pending(err):
-            raise
-        raise AssertionError(f"edgelite cannot prepare our {flavour} model: {err}") from err
-    reference = litert_interpreter(qbytes, reference_kernels=True)
+    ours.allocate_tensors()
+    reference = litert_interpreter(qbytes)  # issue 4's oracle: the optimized kernels
     reference.allocate_tensors()
     for sample in entries["float32"].load_samples():
         got, want = run_raw(qbytes, [sample], ours), run_raw(qbytes, [sample], reference)
