@@ -12,7 +12,7 @@ NP1_STAMP := $(NP1)/.installed-stamp
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26"
+	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0" "numpy>=1.26"
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	# tf_keras (legacy Keras 2) gives the fused-LSTM test models; it pins `tensorflow`,
 	# which tensorflow-cpu already provides, hence --no-deps.
