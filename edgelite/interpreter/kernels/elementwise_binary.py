@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
-from . import _qbinary
 from ._fbinary import binary as fused_binary
+from ._lazy import lazy_module
 from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
 from .unary import (
     QUANTIZED_TYPES,
@@ -34,6 +34,8 @@ from .unary import (
     check_type,
     is_quantized,
 )
+
+_qbinary = lazy_module(f"{__package__}._qbinary")  # quantized path, loaded on use
 
 Compute = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
@@ -310,7 +312,7 @@ def _check_same_quantization(node: Node) -> None:
 
 def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """out = a (op) b, broadcast, then clamped to the fused activation's range."""
-    if isinstance(data, _qbinary.QBinaryData):
+    if not isinstance(data, BinaryData):  # quantized: checked second, float stays cheap
         _qbinary.invoke_reference(data, inputs, outputs)
         return
     out = outputs[0]
@@ -321,7 +323,7 @@ def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> No
 
 def invoke_opt(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Quantized ops: the Cython kernel; float and plain integer ops: as the reference."""
-    if isinstance(data, _qbinary.QBinaryData):
+    if not isinstance(data, BinaryData):
         _qbinary.invoke_optimized(data, inputs, outputs)
         return
     if data.fast_op:

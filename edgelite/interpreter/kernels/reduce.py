@@ -14,12 +14,15 @@ REDUCE_PROD without quantization parameters multiplies raw values, wrapping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
-from . import _reduce_quant
+from ._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from ._reduce_quant import QuantReduce
 from ._shape_util import (
     QUANTIZED_DTYPES,
     all_known,
@@ -37,6 +40,9 @@ except ImportError:  # extensions not built: the reference kernels still run
 _ORDERED = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.int16)
 
 
+_reduce_quant = lazy_module(f"{__package__}._reduce_quant")  # quantized path, loaded on use
+
+
 @dataclass(frozen=True)
 class ReduceData:
     axes: tuple[int, ...]
@@ -44,7 +50,7 @@ class ReduceData:
     count: int  # elements folded into each output element
     block: tuple[int, int, int] | None = None  # (outer, reduce, inner) for _reduce.pyx
     num_threads: int = 1
-    quant: _reduce_quant.QuantReduce | None = None  # quantized MEAN / SUM / PROD
+    quant: QuantReduce | None = None  # quantized MEAN / SUM / PROD
 
 
 def _resolve_axes(node: Node, rank: int, raw: list[int]) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
-from . import _qsoftmax
+from ._lazy import lazy_module
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 from .unary import QUANTIZED_TYPES, check_type, is_quantized, unary_prepare
 
@@ -27,6 +27,9 @@ try:
     from ._elementwise import softmax_f32
 except ImportError:  # extensions not built: the reference kernels still run
     softmax_f32 = None
+
+
+_qsoftmax = lazy_module(f"{__package__}._qsoftmax")  # quantized path, loaded on use
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def _prepare(log: bool):
 
 def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: numpy passes over the last axis."""
-    if isinstance(data, _qsoftmax.QSoftmaxData):
+    if not isinstance(data, SoftmaxData):
         _qsoftmax.invoke_reference(data, inputs, outputs)
         return
     x, out = inputs[0], outputs[0]
@@ -79,7 +82,7 @@ def invoke(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> N
 
 def invoke_opt(data: SoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one fused pass per row."""
-    if isinstance(data, _qsoftmax.QSoftmaxData):
+    if not isinstance(data, SoftmaxData):
         _qsoftmax.invoke_optimized(data, inputs, outputs)
         return
     x, out = inputs[0], outputs[0]
