@@ -17,8 +17,7 @@ invoke is also the fast one. What the official float kernels do and numpy does n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,8 +52,7 @@ _ACTIVATIONS: dict[int, tuple[float | None, float | None]] = {
 }
 
 
-@dataclass(frozen=True)
-class BinaryData:
+class BinaryData(NamedTuple):  # immutable; a NamedTuple is cheap to create at import
     compute: Compute
     low: Any  # clamp bounds in the output dtype, None when that side is open
     high: Any

@@ -13,8 +13,7 @@ bit for bit (``_qsoftmax``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,8 +31,7 @@ except ImportError:  # extensions not built: the reference kernels still run
 _qsoftmax = lazy_module(f"{__package__}._qsoftmax")  # quantized path, loaded on use
 
 
-@dataclass(frozen=True)
-class SoftmaxData:
+class SoftmaxData(NamedTuple):  # immutable; a NamedTuple is cheap to create at import
     beta: float
     log: bool
     num_threads: int = 1

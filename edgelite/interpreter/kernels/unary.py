@@ -10,8 +10,7 @@ The type helpers at the top are shared by the other elementwise kernel modules
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,8 +107,7 @@ def unary_prepare(node: Node, allowed: Iterable[TensorType], data: Any) -> Prepa
 F32 = (TensorType.FLOAT32,)
 
 
-@dataclass(frozen=True)
-class UnaryData:
+class UnaryData(NamedTuple):  # immutable; a NamedTuple is cheap to create at import
     compute: Callable[[np.ndarray, np.ndarray], None]
 
 
