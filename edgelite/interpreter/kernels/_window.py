@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, Padding
-from .base import Node, PrepareError, TensorInfo, activation_range, check_dtype
+from .base import Node, PrepareError, TensorInfo, activation_range, check_dtype, check_inputs
 
 QUANTIZED_DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
@@ -71,6 +71,37 @@ def require_output_dtype(node: Node, dtype: np.dtype) -> None:
     out = node.outputs[0]
     if out.dtype != dtype:
         raise PrepareError(f"output {out.name!r} has type {out.dtype.name}; expected {dtype.name}")
+
+
+def conv_inputs(
+    node: Node, op: str, filter_layout: str
+) -> tuple[TensorInfo, TensorInfo, bool, bool]:
+    """Checks CONV_2D and DEPTHWISE_CONV_2D share: input count, dtypes, ranks, options.
+
+    Returns (input, filter, quantized, hybrid): quantized when the activations are
+    integer, hybrid for float activations with integer weights (dtypes left to its path).
+    """
+    check_inputs(node, 2, 3)
+    x, filt = node.input(0), node.input(1)
+    quantized = x.dtype in QUANTIZED_DTYPES
+    hybrid = x.dtype == np.dtype(np.float32) and filt.dtype in QUANTIZED_DTYPES
+    if not (quantized or hybrid):
+        require_float(x, op)
+        require_float_weights(filt, op)
+        require_output_dtype(node, np.dtype(np.float32))
+    require_rank(x, 4, "input", "[batch, height, width, channels]")
+    require_rank(filt, 4, "filter", filter_layout)
+    opts = node.options
+    if opts is None:
+        options_name = "Conv2DOptions" if op == "CONV_2D" else "DepthwiseConv2DOptions"
+        raise PrepareError(f"{op} needs {options_name}")
+    check_strides(
+        stride_h=opts.stride_h,
+        stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h_factor,
+        dilation_w=opts.dilation_w_factor,
+    )
+    return x, filt, quantized, hybrid
 
 
 def float_bias(node: Node, index: int, channels: int, op: str) -> np.ndarray | None:

@@ -26,7 +26,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
 from ._blas import gemm
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, Prepared, PrepareError
 
 try:
     from ._conv import im2col
@@ -71,25 +71,8 @@ def gemm_weights(filt: np.ndarray, groups: int) -> np.ndarray:
 
 def prepare(node: Node) -> Prepared:
     """Validate, compute the output shape and padding, view constant weights for the GEMM."""
-    check_inputs(node, 2, 3)
-    x, filt = node.input(INPUT), node.input(FILTER)
-    quantized = x.dtype in win.QUANTIZED_DTYPES
-    hybrid = x.dtype == np.dtype(np.float32) and filt.dtype in win.QUANTIZED_DTYPES
-    if not (quantized or hybrid):
-        win.require_float(x, "CONV_2D")
-        win.require_float_weights(filt, "CONV_2D")
-        win.require_output_dtype(node, np.dtype(np.float32))
-    win.require_rank(x, 4, "input", "[batch, height, width, channels]")
-    win.require_rank(filt, 4, "filter", "[out, h, w, in]")
+    x, filt, quantized, hybrid = win.conv_inputs(node, "CONV_2D", "[out, h, w, in]")
     opts = node.options
-    if opts is None:
-        raise PrepareError("CONV_2D needs Conv2DOptions")
-    win.check_strides(
-        stride_h=opts.stride_h,
-        stride_w=opts.stride_w,
-        dilation_h=opts.dilation_h_factor,
-        dilation_w=opts.dilation_w_factor,
-    )
     batches, height, width, channels = x.shape
     out_c, kh, kw, group_in = filt.shape
     if group_in <= 0 or channels % group_in or out_c % (channels // group_in):

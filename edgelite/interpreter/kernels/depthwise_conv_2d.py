@@ -25,7 +25,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, Prepared, PrepareError
 
 try:
     from ._depthwise import depthwise_conv
@@ -53,25 +53,10 @@ class OpData(NamedTuple):
 
 def prepare(node: Node) -> Prepared:
     """Validate shapes and options; compute output shape, padding and depth multiplier."""
-    check_inputs(node, 2, 3)
-    x, filt = node.input(INPUT), node.input(FILTER)
-    quantized = x.dtype in win.QUANTIZED_DTYPES
-    hybrid = x.dtype == np.dtype(np.float32) and filt.dtype in win.QUANTIZED_DTYPES
-    if not (quantized or hybrid):
-        win.require_float(x, "DEPTHWISE_CONV_2D")
-        win.require_float_weights(filt, "DEPTHWISE_CONV_2D")
-        win.require_output_dtype(node, np.dtype(np.float32))
-    win.require_rank(x, 4, "input", "[batch, height, width, channels]")
-    win.require_rank(filt, 4, "filter", "[1, h, w, channels * multiplier]")
-    opts = node.options
-    if opts is None:
-        raise PrepareError("DEPTHWISE_CONV_2D needs DepthwiseConv2DOptions")
-    win.check_strides(
-        stride_h=opts.stride_h,
-        stride_w=opts.stride_w,
-        dilation_h=opts.dilation_h_factor,
-        dilation_w=opts.dilation_w_factor,
+    x, filt, quantized, hybrid = win.conv_inputs(
+        node, "DEPTHWISE_CONV_2D", "[1, h, w, channels * multiplier]"
     )
+    opts = node.options
     batches, height, width, channels = x.shape
     one, kh, kw, out_c = filt.shape
     if one != 1:
