@@ -126,26 +126,32 @@ def _run_quantized(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.
     _reduce_quant.invoke(data.quant, x, view, data.axes, data.count)
 
 
+def _quantized_first(float_invoke: Any) -> Any:
+    """SUM / PROD / MEAN: quantized nodes run _reduce_quant, the rest ``float_invoke``."""
+
+    def invoke(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+        if data.quant is not None:
+            _run_quantized(data, inputs, outputs)
+        else:
+            float_invoke(data, inputs, outputs)
+
+    return invoke
+
+
+@_quantized_first
 def _invoke_sum(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-    if data.quant is not None:
-        _run_quantized(data, inputs, outputs)
-        return
     x, out = inputs[0], outputs[0]
     np.sum(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
 
 
+@_quantized_first
 def _invoke_prod(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-    if data.quant is not None:
-        _run_quantized(data, inputs, outputs)
-        return
     x, out = inputs[0], outputs[0]
     np.prod(x, axis=data.axes, dtype=x.dtype, out=_out_view(data, out, x), keepdims=True)
 
 
+@_quantized_first
 def _invoke_mean(data: ReduceData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-    if data.quant is not None:
-        _run_quantized(data, inputs, outputs)
-        return
     x, out = inputs[0], outputs[0]
     view = _out_view(data, out, x)
     if data.count == 0:
