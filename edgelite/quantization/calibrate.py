@@ -1,8 +1,11 @@
 """Calibration: run the float model in edgelite's interpreter and record tensor ranges.
 
-Taps (``Interpreter.add_tap``) observe every float activation of the main subgraph
-right after it is produced, as a read-only view: memory reuse stays on, so a big model
-needs no more memory than for inference. Progress goes to stderr.
+Taps (``Interpreter.add_tap``) observe every float activation right after it is
+produced, as a read-only view: memory reuse stays on, so a big model needs no more
+memory than for inference. The subgraphs that control flow runs (WHILE body and cond,
+IF branches, CALL_ONCE init) are tapped too; a loop body's tensors are observed on
+every iteration, so their ranges merge all iterations of all samples. Progress goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from .data import InputSpec
 from .estimators import RangeTracker
 from .options import CalibrationOptions, QuantizationError
 
+Key = tuple[int, int]  # (subgraph, tensor)
 
-def activation_tensors(model: Model) -> list[int]:
-    """Float32 tensors of the main subgraph that are computed at run time (not constants)."""
-    sg = model.main
+
+def activation_tensors(model: Model, s: int = 0) -> list[int]:
+    """Float32 tensors of subgraph ``s`` that are computed at run time (not constants)."""
+    sg = model.subgraphs[s]
     produced = {t for op in sg.operators for t in op.outputs if t >= 0}
     return [
         i
@@ -43,8 +48,10 @@ def calibrate(
     specs: list[InputSpec],
     options: CalibrationOptions,
     log: TextIO | None = sys.stderr,
-) -> dict[int, RangeTracker]:
-    """Run every sample through ``model``; return a tracker per float activation tensor.
+    subgraphs: Iterable[int] = (0,),
+) -> dict[Key, RangeTracker]:
+    """Run every sample through ``model``; return a tracker per float activation tensor
+    of ``subgraphs``, keyed by (subgraph, tensor).
 
     Raises QuantizationError when the model cannot run in edgelite or a tensor goes
     NaN/Inf.
@@ -56,9 +63,11 @@ def calibrate(
             f"calibration needs the float model to run in edgelite: {err}"
         ) from err
     rng = np.random.default_rng(options.seed)
-    trackers = {t: RangeTracker(options, rng) for t in activation_tensors(model)}
-    for t, tracker in trackers.items():
-        interp.add_tap(t, tracker.update, copy=False)
+    trackers = {
+        (s, t): RangeTracker(options, rng) for s in subgraphs for t in activation_tensors(model, s)
+    }
+    for (s, t), tracker in trackers.items():
+        interp.add_tap(t, tracker.update, subgraph_index=s, copy=False)
     shapes: list[tuple[int, ...]] | None = None
     started = time.monotonic()
     step = 0
@@ -97,12 +106,15 @@ def _feed(interp: Interpreter, specs: list[InputSpec], sample, shapes):
     return new_shapes
 
 
-def _check_finite(model: Model, trackers: dict[int, RangeTracker], step: int) -> None:
-    for t, tracker in trackers.items():
-        if tracker.non_finite_step == step:
-            name = model.main.tensors[t].name
+def _check_finite(model: Model, trackers: dict[Key, RangeTracker], step: int) -> None:
+    # Checked after every step, so a recorded NaN/Inf is this step's (a loop body's
+    # tracker counts iterations, not steps).
+    for (s, t), tracker in trackers.items():
+        if tracker.non_finite_step is not None:
+            name = model.subgraphs[s].tensors[t].name
+            where = f"tensor {t}" if s == 0 else f"subgraph {s} tensor {t}"
             raise QuantizationError(
-                f"calibration step {step}: tensor {t} {name!r} holds NaN or Inf; its range "
+                f"calibration step {step}: {where} {name!r} holds NaN or Inf; its range "
                 "cannot be measured (check the input data and the float model)"
             )
 

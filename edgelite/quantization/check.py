@@ -4,7 +4,9 @@ Tensor rules (every quantized tensor): scales positive and finite, zero points i
 the type's range, per-axis parameters that fit the tensor, per-tensor activations,
 zero point 0 for int16 activations. Op rules (check_ops.py): int8 weights symmetric in
 [-127, 127] with the per-axis dimension of their op, bias scale = input scale x weight
-scale, fixed output parameters, same-scale ops, and op versions that encode int8.
+scale, fixed output parameters, same-scale ops, op versions that encode int8, and
+one type and set of parameters for every copy of a value a WHILE/IF passes between
+subgraphs.
 """
 
 from __future__ import annotations

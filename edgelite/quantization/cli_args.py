@@ -46,8 +46,16 @@ def add_quantize_arguments(parser: argparse.ArgumentParser, required: bool = Tru
     parser.add_argument("--input-type", choices=IO_TYPES, default="float32")
     parser.add_argument("--output-type", choices=IO_TYPES, default="float32")
     parser.add_argument("--per-tensor", action="store_true", help="no per-channel weights")
-    parser.add_argument(
-        "--per-channel-fc", action="store_true", help="per-channel FULLY_CONNECTED weights"
+    fc = parser.add_mutually_exclusive_group()
+    fc.add_argument(
+        "--per-channel-fc",
+        action="store_true",
+        help="per-channel FULLY_CONNECTED weights (the default, as TF 2.21 emits them)",
+    )
+    fc.add_argument(
+        "--per-tensor-fc",
+        action="store_true",
+        help="one scale per FULLY_CONNECTED weight (for runtimes that take only one)",
     )
     parser.add_argument(
         "--keep-float",
@@ -79,7 +87,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[QuantizeOptions, ImageP
         input_type=args.input_type,
         output_type=args.output_type,
         per_tensor=args.per_tensor,
-        per_channel_fc=True if args.per_channel_fc else None,
+        per_channel_fc=True if args.per_channel_fc else False if args.per_tensor_fc else None,
         keep_float=tuple(args.keep_float),
         calibration=calibration,
     )

@@ -22,11 +22,13 @@ from typing import TextIO
 
 import numpy as np
 
+from ..schema.generated.enums import BuiltinOperator as B
 from ..schema.model import Model, QuantizationParameters
 from .calibrate import calibrate
 from .constants import ConstantQuantizer
+from .control_flow import called_subgraphs
 from .data import InputSpec
-from .full_integer import _constant_ranges, _io_tensors, widen_sum_inputs
+from .full_integer import constant_ranges, io_tensors, widen_sum_inputs
 from .graph_edit import add_constant, clone_model
 from .op_rules import FIXED, SAME, fixed_params, rule_for
 from .options import QuantizeOptions
@@ -116,6 +118,16 @@ def propagate_ranges(model: Model, ranges: dict[int, Range], int16: bool) -> dic
 class RecordedWeights(ConstantQuantizer):
     """Weights quantized at their recorded (trained) scales where they have them."""
 
+    def weight_axis(self, op, rule) -> int | None:
+        """A FULLY_CONNECTED weight trained with one scale keeps it (as the official
+        converter does) unless per-channel FC weights were asked for explicitly."""
+        axis = super().weight_axis(op, rule)
+        code = self.model.operator_codes[op.opcode_index].builtin_code
+        if axis is None or code != B.FULLY_CONNECTED or self.options.per_channel_fc:
+            return axis
+        found = recorded_range(self.sg.tensors[op.inputs[rule.weight]])
+        return None if found is not None and len(found[0]) == 1 else axis
+
     def weight(self, t: int, op, rule) -> int:
         axis = self.weight_axis(op, rule)
         values = self._values(t)
@@ -152,7 +164,7 @@ def quantize_recorded(
     steps = 0
     if samples is not None:
         trackers = calibrate(model, samples, specs, options.calibration, log)
-        ranges = {t: tr.range(dtype) for t, tr in trackers.items() if tr.seen}
+        ranges = {t: tr.range(dtype) for (_, t), tr in trackers.items() if tr.seen}
         steps = max((tr.steps for tr in trackers.values()), default=0)
     recorded = recorded_activation_ranges(model)
     ranges.update(recorded)
@@ -160,11 +172,13 @@ def quantize_recorded(
     ops, kept = choose_integer_ops(model, set(ranges), dtype == np.int16, patterns)
     if samples is None:
         kept = [_no_range_reason(k) for k in kept]
-    ranges.update(_constant_ranges(model, ops))
+    ranges.update(constant_ranges(model, ops))
     if samples is not None:  # learned ranges are kept exactly; only measured ones widen
         widened = widen_sum_inputs(model, ops, ranges)
         ranges.update({t: r for t, r in widened.items() if t not in recorded})
-    plan = make_plan(model, ops, ranges, dtype, _io_tensors(model, options, ranges))
+    io = [(0, t) for t in io_tensors(model, options, ranges)]
+    keyed = {(0, t): r for t, r in ranges.items()}
+    plan = make_plan(model, {0: ops}, keyed, dtype, io)[0]
     quantized = clone_model(model)
     rewriter = IntegerRewriter(quantized, plan, options)
     rewriter.constants = RecordedWeights(quantized, quantized.main, options)
@@ -184,6 +198,11 @@ def quantize_recorded(
         f"{len(recorded)} activation ranges from quantization-aware training"
         + (", the rest calibrated" if samples is not None else " (no calibration)")
     )
+    if len(called_subgraphs(model)) > 1:
+        report.notes.append(
+            "from recorded ranges only the main subgraph is quantized; the control-flow "
+            "subgraphs it runs stay float"
+        )
     return quantized, report
 
 

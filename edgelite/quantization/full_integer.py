@@ -10,6 +10,7 @@ import numpy as np
 from ..schema.generated.enums import BuiltinOperator, TensorType
 from ..schema.model import Model
 from .calibrate import calibrate
+from .control_flow import Crossing, Key, called_subgraphs, find_crossings, integer_crossings
 from .data import InputSpec
 from .graph_edit import clone_model
 from .op_rules import FREE, rule_for
@@ -19,6 +20,8 @@ from .report import QuantizeReport
 from .rewrite import IntegerRewriter
 from .select_ops import check_keep_float, choose_integer_ops, float_tensors
 
+Range = tuple[float, float]
+
 
 def quantize_integer(
     model: Model,
@@ -27,54 +30,100 @@ def quantize_integer(
     specs: list[InputSpec],
     log: TextIO | None,
 ) -> tuple[Model, QuantizeReport]:
-    """The int8 / int16x8 model of float ``model`` and what was done."""
+    """The int8 / int16x8 model of float ``model`` and what was done.
+
+    Every subgraph the main one runs (control flow) is calibrated and quantized too;
+    values crossing their boundaries follow control_flow.py.
+    """
     patterns = options.keep_float_patterns()
-    check_keep_float(model, patterns)
-    trackers = calibrate(model, samples, specs, options.calibration, log)
+    subgraphs = called_subgraphs(model)
+    check_keep_float(model, patterns, subgraphs)
+    trackers = calibrate(model, samples, specs, options.calibration, log, subgraphs)
     dtype = options.activation_dtype
-    ranges = {t: tracker.range(dtype) for t, tracker in trackers.items() if tracker.seen}
-    steps = max((tracker.steps for tracker in trackers.values()), default=0)
-    ops, kept = choose_integer_ops(model, set(ranges), dtype == np.int16, patterns)
-    ranges.update(_constant_ranges(model, ops))
-    ranges.update(widen_sum_inputs(model, ops, ranges))
-    io = _io_tensors(model, options, ranges)
-    plan = make_plan(model, ops, ranges, dtype, io)
+    measured = {key: tr.range(dtype) for key, tr in trackers.items() if tr.seen}
+    ops: dict[int, set[int]] = {}
+    kept = []
+    ranges: dict[Key, Range] = {}
+    for s in subgraphs:
+        own = {t: r for (g, t), r in measured.items() if g == s}
+        ops[s], kept_here = choose_integer_ops(model, set(own), dtype == np.int16, patterns, s)
+        kept.extend(kept_here)
+        own.update(constant_ranges(model, ops[s], s))
+        own.update(widen_sum_inputs(model, ops[s], own, s))
+        ranges.update(((s, t), r) for t, r in own.items())
+    crossings, notes = find_crossings(model, subgraphs)
+    ranges.update(_source_constant_ranges(model, crossings))
+    touched = _touched(model, ops)
+    crossings, float_notes = integer_crossings(crossings, set(ranges), touched, patterns)
+    main_ranges = {t: r for (g, t), r in ranges.items() if g == 0}
+    io = [(0, t) for t in io_tensors(model, options, main_ranges)]
+    plans = make_plan(model, ops, ranges, dtype, io, crossings)
     quantized = clone_model(model)
-    rewriter = IntegerRewriter(quantized, plan, options)
-    rewriter.run()
+    weights = 0
+    for s in subgraphs:
+        rewriter = IntegerRewriter(quantized, plans[s], options, s)
+        rewriter.run()
+        weights += sum(1 for key in rewriter.constants.cache if key[0] == "weight")
     report = QuantizeReport(
         mode=options.mode,
-        quantized_ops=len(ops),
-        total_ops=len(model.main.operators),
-        quantized_weights=sum(1 for key in rewriter.constants.cache if key[0] == "weight"),
-        calibration_steps=steps,
+        quantized_ops=sum(len(chosen) for chosen in ops.values()),
+        total_ops=sum(len(model.subgraphs[s].operators) for s in subgraphs),
+        quantized_weights=weights,
+        calibration_steps=max((tr.steps for (s, _), tr in trackers.items() if s == 0), default=0),
         kept_float=kept,
+        notes=notes + float_notes,
     )
-    if len(model.subgraphs) > 1:
+    if crossings:
         report.notes.append(
-            f"only the main subgraph is quantized; {len(model.subgraphs) - 1} control-flow "
-            "subgraphs stay float"
+            f"{len(crossings)} values cross into control-flow subgraphs as integers"
         )
     return quantized, report
 
 
-def _constant_ranges(model: Model, ops: set[int]) -> dict[int, tuple[float, float]]:
-    """Value ranges of the float constants the integer ops read (weights included)."""
-    sg = model.main
+def _touched(model: Model, ops: dict[int, set[int]]) -> set[Key]:
+    """The float inputs and outputs of the integer ops, keyed by (subgraph, tensor)."""
+    touched: set[Key] = set()
+    for s, chosen in ops.items():
+        for i in chosen:
+            ins, outs = float_tensors(model, model.subgraphs[s].operators[i], s)
+            touched.update((s, t) for t in ins + outs)
+    return touched
+
+
+def _source_constant_ranges(model: Model, crossings: list[Crossing]) -> dict[Key, Range]:
+    """Value ranges of float constants that feed a crossing (a loop's constant start)."""
+    ranges = {}
+    for crossing in crossings:
+        for source in crossing.sources:
+            s, t = source.key
+            values = model.constant(model.subgraphs[s].tensors[t])
+            if values is not None:
+                ranges[source.key] = _value_range(model, s, t, values)
+    return ranges
+
+
+def constant_ranges(model: Model, ops: set[int], s: int = 0) -> dict[int, Range]:
+    """Value ranges of the float constants the integer ops of subgraph ``s`` read
+    (weights included)."""
+    sg = model.subgraphs[s]
     ranges = {}
     for i in ops:
-        for t in float_tensors(model, sg.operators[i])[0]:
+        for t in float_tensors(model, sg.operators[i], s)[0]:
             values = model.constant(sg.tensors[t])
             if values is not None and t not in ranges:
-                values = np.asarray(values, np.float32)
-                if not np.isfinite(values).all():
-                    raise QuantizationError(
-                        f"constant tensor {t} {sg.tensors[t].name!r} has NaN/Inf"
-                    )
-                lo = float(values.min()) if values.size else 0.0
-                hi = float(values.max()) if values.size else 0.0
-                ranges[t] = (lo, hi)
+                ranges[t] = _value_range(model, s, t, values)
     return ranges
+
+
+def _value_range(model: Model, s: int, t: int, values) -> Range:
+    values = np.asarray(values, np.float32)
+    if not np.isfinite(values).all():
+        name = model.subgraphs[s].tensors[t].name
+        where = f"constant tensor {t}" if s == 0 else f"subgraph {s} constant tensor {t}"
+        raise QuantizationError(f"{where} {name!r} has NaN/Inf")
+    if not values.size:
+        return 0.0, 0.0
+    return float(values.min()), float(values.max())
 
 
 # An ADD input counts as dominant when its range is at least this part of the sum's.
@@ -82,8 +131,8 @@ DOMINANT_FRACTION = 0.5
 
 
 def widen_sum_inputs(
-    model: Model, ops: set[int], ranges: dict[int, tuple[float, float]]
-) -> dict[int, tuple[float, float]]:
+    model: Model, ops: set[int], ranges: dict[int, Range], s: int = 0
+) -> dict[int, Range]:
     """Give each dominant, single-use input of an integer ADD/SUB the sum's range too.
 
     An input whose range is at least half the sum's loses at most a factor 2 of
@@ -93,8 +142,9 @@ def widen_sum_inputs(
     something similar (it gives an ADD's first input the sum's parameters). Measured
     ranges are read before any is widened, so nothing runs back along chains of adds.
     On the zoo's unrolled LSTM this takes the error from 1.15x to 0.87x the official's.
+    ``ops`` and ``ranges`` (by tensor index) are those of subgraph ``s``.
     """
-    sg = model.main
+    sg = model.subgraphs[s]
     readers: dict[int, int] = {}
     for op in sg.operators:
         for t in set(op.inputs):
@@ -122,7 +172,7 @@ def widen_sum_inputs(
     return widened
 
 
-def _io_tensors(model: Model, options: QuantizeOptions, ranges: dict) -> list[int]:
+def io_tensors(model: Model, options: QuantizeOptions, ranges: dict[int, Range]) -> list[int]:
     """Float model inputs/outputs that become integer (their ranges must be known)."""
     sg = model.main
     chosen = []

@@ -29,6 +29,6 @@ class QuantizeReport:
         if self.kept_float:
             lines.append(f"{len(self.kept_float)} ops stay float:")
             for kept in self.kept_float:
-                lines.append(f"  #{kept.op_index} {kept.op_name} -> {kept.output!r}: {kept.reason}")
+                lines.append(f"  {kept.where} {kept.op_name} -> {kept.output!r}: {kept.reason}")
         lines.extend(self.notes)
         return "\n".join(lines)

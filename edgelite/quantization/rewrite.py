@@ -5,6 +5,11 @@ the outputs of integer ops (and integer model inputs), float otherwise. A consum
 needs the other kind gets a converted copy, made once per tensor by a QUANTIZE or
 DEQUANTIZE op placed right before the first consumer that needs it. So conversions
 appear only at the model's edges and around ops that stay float.
+
+The main subgraph's inputs and outputs follow the options (``input_type``,
+``output_type``); another subgraph's follow its plan: the values crossing into it
+from a WHILE or IF arrive integer (``entry``), those leaving it are converted to
+their crossing's parameters (``exits``), and its other float outputs stay float.
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ F32 = TensorType.FLOAT32
 
 
 class IntegerRewriter:
-    """Rewrites the main subgraph of a (cloned) float model into its integer form."""
+    """Rewrites subgraph ``subgraph`` of a (cloned) float model into its integer form."""
 
-    def __init__(self, model: Model, plan: IntegerPlan, options: QuantizeOptions) -> None:
+    def __init__(
+        self, model: Model, plan: IntegerPlan, options: QuantizeOptions, subgraph: int = 0
+    ) -> None:
         self.model = model
-        self.sg = model.main
+        self.index = subgraph
+        self.sg = model.subgraphs[subgraph]
         self.plan = plan
         self.options = options
         self.int16 = options.mode == "int16x8"
@@ -97,14 +105,23 @@ class IntegerRewriter:
         for index, op in enumerate(self.sg.operators):
             if index in self.plan.ops:
                 self._integer_op(index, op)
+            elif index in self.plan.control_ops:
+                self._control_op(index, op)
             else:
                 op.inputs = [self.as_float(t) if t in self.was_float else t for t in op.inputs]
                 self.new_ops.append(op)
         self.sg.operators = self.new_ops
-        self._outputs()
-        remove_unused(self.model)
+        if self.index == 0:
+            self._outputs()
+        else:
+            self._exits()
+        remove_unused(self.model, self.index)
 
     def _integer_inputs(self) -> None:
+        if self.index != 0:
+            for t, params in self.plan.entry.items():
+                self._set_integer(t, params)
+            return
         wanted = self.options.input_type
         if wanted == "float32":
             return
@@ -149,6 +166,24 @@ class IntegerRewriter:
             return self.constants.activation(t, self.plan.params[t])
         return self.as_integer(t, self.plan.requantize.get((index, slot)))
 
+    def _control_op(self, index: int, op: Operator) -> None:
+        """A WHILE/IF some of whose values cross as integers: those inputs are converted
+        to their crossing's parameters, those outputs are integer; the rest stay float."""
+        for slot, t in enumerate(op.inputs):
+            if t < 0 or t not in self.was_float:
+                continue
+            params = self.plan.requantize.get((index, slot))
+            if params is None:
+                op.inputs[slot] = self.as_float(t)
+            elif self.model.constant(self.sg.tensors[t]) is not None:
+                op.inputs[slot] = self.constants.activation(t, params)
+            else:
+                op.inputs[slot] = self.as_integer(t, params)
+        for t in op.outputs:
+            if t >= 0 and t in self.plan.params:
+                self._set_integer(t, self.plan.params[t])
+        self.new_ops.append(op)
+
     def _integer_options(self, op: Operator, code: int) -> None:
         options = op.builtin_options
         if not self.int16 or options is None:
@@ -178,6 +213,17 @@ class IntegerRewriter:
         for sig in self.model.signature_defs:
             if sig.subgraph_index == 0:
                 sig.outputs = {k: old_to_new.get(t, t) for k, t in sig.outputs.items()}
+
+    def _exits(self) -> None:
+        """A called subgraph's outputs: crossing values integer, the other floats float."""
+        for position, t in enumerate(self.sg.outputs):
+            if t not in self.was_float:
+                continue
+            params = self.plan.exits.get(position)
+            if params is None:
+                self.sg.outputs[position] = self.as_float(t)
+            else:
+                self.sg.outputs[position] = self.as_integer(t, params)
 
 
 def _ttype(dtype: np.dtype) -> TensorType:

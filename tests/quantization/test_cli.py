@@ -81,3 +81,25 @@ def test_check_reports_violations_with_exit_code_1(float_model, tmp_path, capsys
     assert "[weight-symmetric]" in text and "op #1 CONV_2D: tensor" in text
     assert main(["check", "--json", str(tmp_path / "broken.tflite")]) == 1
     assert {v["rule"] for v in json.loads(capsys.readouterr().out)} == {"weight-symmetric"}
+
+
+@pytest.mark.parametrize(
+    "flags, scales",
+    [([], 10), (["--per-channel-fc"], 10), (["--per-tensor-fc"], 1), (["--per-tensor"], 1)],
+)
+@pytest.mark.parametrize("mode", ["int8", "int16x8"])
+def test_fully_connected_weights_are_per_channel_unless_asked(tmp_path, mode, flags, scales):
+    """Per channel by default (as TF 2.21 emits them, like dynamic mode always did); one
+    scale on request."""
+    model = tmp_path / "fc.tflite"
+    model.write_bytes(CASES["fc"]()[0])
+    data = tmp_path / "fc.npy"
+    np.save(data, np.random.default_rng(0).uniform(-1, 1, (4, 2, 16)).astype(np.float32))
+    out = tmp_path / "fc.q.tflite"
+    argv = ["quantize", str(model), "-o", str(out), "--quantize", mode, "-q", *flags]
+    assert main([*argv, "--calibration-data", str(data)]) == 0
+    quantized = read_model(out)
+    fc = next(op for op in quantized.main.operators if quantized.op_name(op) == "FULLY_CONNECTED")
+    weight = quantized.main.tensors[fc.inputs[1]]
+    assert len(weight.quantization.scale) == scales
+    assert check_model(quantized) == []

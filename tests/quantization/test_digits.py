@@ -1,9 +1,9 @@
 """Accuracy on real data: a CNN trained on scikit-learn's handwritten digits.
 
-The float model comes from the official converter (trained and converted once, cached;
-see digits.py). Each mode's model is evaluated in ai-edge-litert on the 500 held-out
-digits: top-1 accuracy within 1 point of float for int8 and int16x8, within 0.5 for
-dynamic and float16.
+The float model comes from edgelite's own converter (trained and converted once, cached;
+see digits.py), so the whole path (convert, quantize) is edgelite's. Each mode's model
+is evaluated in ai-edge-litert on the 500 held-out digits: top-1 accuracy within 1
+point of float for int8 and int16x8, within 0.5 for dynamic and float16.
 """
 
 from __future__ import annotations

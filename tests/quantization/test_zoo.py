@@ -8,7 +8,8 @@
   or float16 weights, per-channel or not, at which op version) and (nearly) the same
   outputs.
 * models the official converter fails on (WHILE loops, 16x8 with NEG or int32 inputs)
-  quantize, pass the check and run in ai-edge-litert close to the float model.
+  quantize, pass the check and run in ai-edge-litert close to the float model (an int8
+  LSTM loop: close to the official error on its unrolled twin).
 * ``check_model`` on every quantized model of the test set: the official converter's
   output passes, apart from the documented deviations below.
 """
@@ -37,11 +38,10 @@ OFFICIAL_DEVIATIONS = {
 }
 ERROR_RATIO = 1.1
 FLAVOUR_OPTIONS = {
-    # The official models have per-channel FULLY_CONNECTED weights (TF 2.21's default):
-    # compare like with like.
-    "int8": dict(mode="int8", input_type="int8", output_type="int8", per_channel_fc=True),
-    "int8_floatio": dict(mode="int8", per_channel_fc=True),
-    "int16x8": dict(mode="int16x8", per_channel_fc=True),
+    # Per-channel FULLY_CONNECTED weights on both sides: TF 2.21's default and ours.
+    "int8": dict(mode="int8", input_type="int8", output_type="int8"),
+    "int8_floatio": dict(mode="int8"),
+    "int16x8": dict(mode="int16x8"),
 }
 
 
@@ -144,20 +144,58 @@ def _official_failures():
             yield pytest.param(model, flavour, id=key)
 
 
+# A model the official converter cannot quantize because of its WHILE loop, and its twin
+# with the loop unrolled, which it can. In int8 an LSTM loses much (the official twin:
+# ~16% of the mean output; TANH's fixed 1/128 output step is coarse on small states),
+# so our loop is held to the official error on the twin instead of to "close to float":
+# within LOOP_RATIO of it, the loop having one set of parameters for all 16 steps where
+# the twin has one per step (measured: 1.19x).
+UNROLLED_TWIN = {"lstm_text": "lstm_unrolled"}
+LOOP_RATIO = 1.25
+
+
 @pytest.mark.parametrize("model, flavour", list(_official_failures()))
 def test_models_the_official_converter_cannot_quantize(model, flavour):
-    """WHILE loops crash its calibrator, int32 inputs and NEG stop its 16x8 mode."""
+    """WHILE loops crash its calibrator, int32 inputs and NEG stop its 16x8 mode. The loop
+    bodies are quantized too (WHILE values cross with one set of parameters)."""
     entries = {e.flavour: e for e in _entries([]) if e.model == model}
     reference = entries["float32"]
     options = QuantizeOptions(**FLAVOUR_OPTIONS[flavour])
     ours = quantize(read_model(reference.path), options, representative_samples(model), log=None)
     assert [str(v) for v in check_model(ours)] == []
     ours_bytes, float_bytes = write_model(ours), reference.path.read_bytes()
+    twin = UNROLLED_TWIN.get(model) if flavour != "int16x8" else None
+    if twin is not None:
+        official = {e.flavour: e for e in _entries([flavour]) if e.model == twin}
+        samples = reference.load_samples()
+        run_real(ours_bytes, [samples[0]], delegates=True)  # loads and runs with XNNPACK
+        ours_error = _mean_error(ours_bytes, float_bytes, samples)
+        twin_error = _mean_error(
+            official[flavour].path.read_bytes(), official["float32"].path.read_bytes(), samples
+        )
+        assert ours_error <= LOOP_RATIO * twin_error, (ours_error, twin_error)
+        return
     for sample in reference.load_samples()[:2]:
         truth = run_real(float_bytes, [sample])[0]
         for delegates in (False, True):
             error = np.mean(np.abs(run_real(ours_bytes, [sample], delegates=delegates)[0] - truth))
             assert error <= 0.02 * np.mean(np.abs(truth)), (delegates, error)
+
+
+def test_loop_body_of_the_lstm_is_quantized():
+    """The Keras LSTM's WHILE body computes in int8, its state crossing as int8."""
+    entries = {e.flavour: e for e in _entries([]) if e.model == "lstm_text"}
+    options = QuantizeOptions(**FLAVOUR_OPTIONS["int8"])
+    data = representative_samples("lstm_text")
+    ours = quantize(read_model(entries["float32"].path), options, data, log=None)
+    main = ours.main
+    loop = next(op for op in main.operators if ours.op_name(op) == "WHILE")
+    body = ours.subgraphs[loop.builtin_options.body_subgraph_index]
+    float_outputs = [body.tensors[t].name for op in body.operators for t in op.outputs
+                     if t >= 0 and body.tensors[t].type.name == "FLOAT32"]  # fmt: skip
+    assert float_outputs == []
+    states = [main.tensors[t].type.name for t in loop.outputs]
+    assert states.count("INT8") == 4, states  # h (twice), c and the embedded sequence
 
 
 @pytest.mark.parametrize("flavour", ["int8", "int16x8"])

@@ -187,6 +187,15 @@ _KINDS = {
 
 # Quantized types each op has in TFLite, and the arithmetic (see _qactivation).
 _I8, _U8, _I16 = TensorType.INT8, TensorType.UINT8, TensorType.INT16
+
+
+def _gelu_compute(node: Node) -> Any:
+    kind = "GELU_TANH" if getattr(node.options, "approximate", False) else "GELU"
+    if node.input(0).type == TensorType.INT16:
+        return qa.lut16_compute(node, kind)
+    return qa.lut8_compute(node, kind)
+
+
 _QUANTIZED: dict[BuiltinOperator, tuple[tuple[TensorType, ...], Any]] = {
     BuiltinOperator.RELU: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, np.inf)),
     BuiltinOperator.RELU6: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, 6.0)),
@@ -197,12 +206,8 @@ _QUANTIZED: dict[BuiltinOperator, tuple[tuple[TensorType, ...], Any]] = {
     BuiltinOperator.LOGISTIC: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, False)),
     BuiltinOperator.TANH: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, True)),
     BuiltinOperator.ELU: ((_I8,), lambda n: qa.lut8_compute(n, "ELU")),
-    BuiltinOperator.GELU: ((_I8, _U8), lambda n: qa.lut8_compute(n, _gelu_kind(n))),
+    BuiltinOperator.GELU: ((_I8, _U8, _I16), _gelu_compute),
 }
-
-
-def _gelu_kind(node: Node) -> str:
-    return "GELU_TANH" if getattr(node.options, "approximate", False) else "GELU"
 
 
 def _sigmoid_like(node: Node, tanh: bool) -> Any:
