@@ -3,18 +3,24 @@
 For each zoo model, both converters run on the same Keras model in one process (time:
 best of ``--repeat`` full conversions, trace + freeze + lower + passes + write for
 edgelite, ``convert()`` for the official one) and the ratio is printed. Peak memory is
-the growth of the resident set during one conversion, sampled every 5 ms in a fresh
-child process per converter (so neither sees the other's caches).
+the growth of the resident set over its baseline (the kernel's high-water mark, reset
+just before) during a conversion, in a fresh child process per converter (so neither
+sees the other's imports or caches), for its first conversion (which also pays lazy
+imports and TensorFlow's one-time set-up) and a second one.
 
     .venv/bin/python bench/bench_converter.py                      # small_cnn, mobilenet_v2
     .venv/bin/python bench/bench_converter.py --models unet_like --repeat 3
+    .venv/bin/python bench/bench_converter.py --memory-only --memory-runs 3
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import gc
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -63,44 +69,105 @@ def _build(name: str):
     return BUILDERS[name]()[0]
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {key} in /proc/self/status")
 
 
-def measure_peak(name: str, which: str) -> float:
-    """Build the model, then convert it once while sampling RSS; the peak growth in MiB."""
+def _settle() -> None:
+    """Free what the model build left behind and hand free heap pages back to the OS, so
+    the baseline is memory in use (building MobileNetV2 with its batch-norm calibration
+    leaves hundreds of MiB in malloc's free lists, which a conversion would then reuse
+    without the RSS growing: that would measure the build, not the converter)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class _Peak:
+    """Peak RSS over a baseline: the kernel's high-water mark, reset through
+    /proc/self/clear_refs (Linux >= 4.0); RSS sampled every 2 ms where that is refused."""
+
+    def __enter__(self) -> _Peak:
+        _settle()
+        self.exact = True
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")  # VmHWM := VmRSS
+        except OSError:
+            self.exact = False
+        self.baseline = _status_kib("VmRSS")
+        self.sampled, self.done = self.baseline, threading.Event()
+        self.sampler = None
+        if not self.exact:
+            self.sampler = threading.Thread(target=self._sample)
+            self.sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.done.is_set():
+            self.sampled = max(self.sampled, _status_kib("VmRSS"))
+            time.sleep(0.002)
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        if self.sampler is not None:
+            self.sampler.join()
+        peak = _status_kib("VmHWM") if self.exact else max(self.sampled, _status_kib("VmRSS"))
+        self.growth_mib = (peak - self.baseline) / 1024
+
+
+def measure_peak(name: str, which: str) -> tuple[float, float]:
+    """Build the model, then convert it twice; the peak RSS growth over the baseline of
+    each conversion in MiB: (first, which also pays lazy imports and TensorFlow's one-time
+    set-up, second)."""
     model = _build(name)
-    baseline, peak, done = _rss_mib(), [0.0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_mib())
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        convert_once(which, model)
-    finally:
-        done.set()
-        sampler.join()
-    return max(peak[0], _rss_mib()) - baseline
+    growth = []
+    for _ in range(2):
+        with _Peak() as peak:
+            convert_once(which, model)
+        growth.append(peak.growth_mib)
+    return growth[0], growth[1]
 
 
-def peak_memory_mib(name: str, which: str) -> float:
-    """Peak memory growth of one conversion, in a fresh child process."""
+def peak_memory_mib(name: str, which: str) -> tuple[float, float]:
+    """:func:`measure_peak` in a fresh child process (neither converter sees the other's
+    imports or caches)."""
     root = str(Path(__file__).resolve().parents[1])
     code = (
         f"import sys; sys.path.insert(0, {root!r});"
         "from bench.bench_converter import measure_peak;"
-        f"print(measure_peak({name!r}, {which!r}))"
+        f"print(*measure_peak({name!r}, {which!r}))"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    first, second = out.stdout.strip().splitlines()[-1].split()
+    return float(first), float(second)
+
+
+def memory_table(models: list[str], runs: int) -> None:
+    """Peak memory of both converters, ``runs`` child processes each: min / median."""
+    print("peak RSS growth during conversion, MiB (min/median of fresh processes):")
+    header = ("model", "ours 1st", "off 1st", "ratio", "ours 2nd", "off 2nd", "ratio")
+    print(f"{header[0]:<18}" + "".join(f"{h:>14}" for h in header[1:]))
+    for name in models:
+        ours = [peak_memory_mib(name, "edgelite") for _ in range(runs)]
+        theirs = [peak_memory_mib(name, "official") for _ in range(runs)]
+        cells = []
+        for k in (0, 1):
+            a = sorted(r[k] for r in ours)
+            b = sorted(r[k] for r in theirs)
+            cells += [
+                f"{a[0]:.0f}/{statistics.median(a):.0f}",
+                f"{b[0]:.0f}/{statistics.median(b):.0f}",
+                f"{statistics.median(a) / max(statistics.median(b), 1e-9):.2f}",
+            ]
+        print(f"{name:<18}" + "".join(f"{c:>14}" for c in cells))
 
 
 def main() -> None:
@@ -108,21 +175,23 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["small_cnn", "mobilenet_v2"])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-memory", action="store_true", help="skip the child-process runs")
+    parser.add_argument("--memory-only", action="store_true", help="skip the timing runs")
+    parser.add_argument("--memory-runs", type=int, default=1, help="child processes per side")
     args = parser.parse_args()
-    header = ("model", "edgelite s", "official s", "ratio", "ours MiB", "off MiB", "size ratio")
-    print(f"{header[0]:<18}" + "".join(f"{h:>12}" for h in header[1:]))
-    for name in args.models:
-        model = _build(name)
-        convert_once("edgelite", model)  # first calls pay TF's one-time tracing set-up
-        ours = min(convert_once("edgelite", model) for _ in range(args.repeat))
-        theirs = min(convert_once("official", model) for _ in range(args.repeat))
-        memory = ("-", "-")
-        if not args.no_memory:
-            memory = tuple(f"+{peak_memory_mib(name, w):.0f}" for w in ("edgelite", "official"))
-        print(
-            f"{name:<18}{ours[0]:>12.2f}{theirs[0]:>12.2f}{ours[0] / theirs[0]:>12.2f}"
-            f"{memory[0]:>12}{memory[1]:>12}{ours[1] / theirs[1]:>12.4f}"
-        )
+    if not args.memory_only:
+        header = ("model", "edgelite s", "official s", "ratio", "size ratio")
+        print(f"{header[0]:<18}" + "".join(f"{h:>12}" for h in header[1:]))
+        for name in args.models:
+            model = _build(name)
+            convert_once("edgelite", model)  # first calls pay TF's one-time tracing set-up
+            ours = min(convert_once("edgelite", model) for _ in range(args.repeat))
+            theirs = min(convert_once("official", model) for _ in range(args.repeat))
+            print(
+                f"{name:<18}{ours[0]:>12.2f}{theirs[0]:>12.2f}{ours[0] / theirs[0]:>12.2f}"
+                f"{ours[1] / theirs[1]:>12.4f}"
+            )
+    if not args.no_memory:
+        memory_table(args.models, args.memory_runs)
 
 
 if __name__ == "__main__":

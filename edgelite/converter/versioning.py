@@ -300,6 +300,7 @@ _RUNTIME: dict[int, tuple[str, ...]] = {
     B.TILE: ("1.10.1", "2.2.0", "2.8.0"),
     B.UNIDIRECTIONAL_SEQUENCE_LSTM: ("1.13.1", "1.14.0", "2.3.0"),
     B.CONV_3D: ("2.5.0",),
+    B.CONV_3D_TRANSPOSE: ("2.6.0",),
     B.GELU: ("2.9.0", "2.9.0"),
     B.WHILE: ("1.15.0",),
     B.IF: ("1.15.0",),

@@ -14,6 +14,7 @@ its persistent arena); folding them keeps them out of every invoke.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .subgraph import SubgraphRuntime
 
 FOLDABLE = (BuiltinOperator.DEQUANTIZE, BuiltinOperator.DENSIFY)
+# Types whose buffers are encoded (not one fixed-size value per element).
+_ENCODED = (TensorType.STRING, TensorType.INT4)
 
 
 def decode_strings(raw: np.ndarray, shape: list[int]) -> np.ndarray:
@@ -64,10 +67,15 @@ def constant_value(model: Model, tensor: Tensor) -> np.ndarray | None:
     """The read-only value a kernel sees for a constant tensor (None: not a constant)."""
     if tensor.is_variable:
         return None  # a variable's buffer is its initial value, not a constant
-    raw = model.constant(tensor)
+    plain = tensor.sparsity is None and tensor.type not in _ENCODED
+    # Plain constants (almost all of them) are typed here as Model.constant does it, with
+    # math.prod instead of its np.prod (~3/4 of the time a MobileNetV2 load spent here).
+    raw = _plain_constant(model, tensor) if plain else model.constant(tensor)
     if raw is None:
         return None
-    if tensor.sparsity is None and tensor.type == TensorType.STRING:
+    if plain:
+        value = raw
+    elif tensor.sparsity is None and tensor.type == TensorType.STRING:
         value = decode_strings(raw, tensor.shape)
     elif tensor.sparsity is None and tensor.type == TensorType.INT4:
         value = unpack_int4(raw, tensor.shape)
@@ -79,10 +87,23 @@ def constant_value(model: Model, tensor: Tensor) -> np.ndarray | None:
     return value
 
 
+def _plain_constant(model: Model, tensor: Tensor) -> np.ndarray | None:
+    """``model.constant(tensor)`` for a dense tensor of a fixed-size type: a new view."""
+    if tensor.buffer == 0 or tensor.buffer >= len(model.buffers):
+        return None
+    data = model.buffers[tensor.buffer].data
+    if data is None or data.nbytes == 0:
+        return None
+    values = data.view(tensor.dtype)
+    return values.reshape(tensor.shape) if values.size == math.prod(tensor.shape) else values
+
+
 def load_constants(model: Model, sg_index: int) -> dict[int, np.ndarray]:
     """Every constant tensor of one subgraph, by tensor index."""
     out = {}
     for index, tensor in enumerate(model.subgraphs[sg_index].tensors):
+        if tensor.buffer == 0:
+            continue  # no data: the common case of activations, decided without a call
         value = constant_value(model, tensor)
         if value is not None:
             out[index] = value

@@ -12,7 +12,10 @@ standing for several nodes. Every tensor gets one storage, decided once here:
 - none: tensors no unit reads or writes (inside a delegate partition, unused).
 
 Each unit becomes one step ``(invoke, data, input arrays, output arrays)`` for
-the Cython loop; tap steps follow the unit producing a tapped tensor.
+the Cython loop; tap steps follow the unit producing a tapped tensor. Before the
+arena is planned, chains of float convolutions may become one fused unit each
+(``fusion.py``): the tensors inside a chain then get no storage, like the tensors
+inside a delegate partition.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ..errors import EdgeliteError
 from ._loop import StepFailed, run_steps, run_steps_timed
 from .dynamic import DynamicStep
 from .errors import InvokeError
+from .fusion import Chain, apply_chains, is_tapped, plan_chains, run_block
 from .kernels.base import PrepareError
 from .planner import Arena, Request, plan_arena
 from .prepare import DEFERRED, NodePrep, node_label
@@ -37,13 +41,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Unit:
-    """One entry of the execution order: a node, or a delegate partition."""
+    """One entry of the execution order: a node, a delegate partition or a fused chain."""
 
     nodes: tuple[int, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     prep: NodePrep | None = None  # for a single node
     partition: Any = None  # a delegates.apply.Partition when delegated
+    fused: Chain | None = None  # a fusion.Chain when fused
 
 
 @dataclass
@@ -56,6 +61,7 @@ class ExecutionPlan:
     arena_bytes: int
     elapsed_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     runs: int = 0
+    chains: tuple[Chain, ...] = ()  # fused chains the arena was planned for
 
     def run(self) -> None:
         """Execute every step once."""
@@ -163,6 +169,11 @@ def _run_taps(payload: tuple, _inputs: Any, _outputs: Any) -> None:
 
 
 def _unit_step(rt: SubgraphRuntime, unit: Unit, arrays: list) -> tuple[tuple, str, tuple]:
+    if unit.fused is not None:
+        chain = unit.fused
+        res = arrays[chain.residual] if chain.residual >= 0 else None
+        step = (run_block, chain.block, [arrays[chain.x], res], [arrays[chain.output]])
+        return step, chain.label(rt), (chain.nodes[0], chain.op_name)
     if unit.partition is not None:
         part = unit.partition
         ins = [arrays[t] for t in part.inputs]
@@ -182,15 +193,41 @@ def _unit_step(rt: SubgraphRuntime, unit: Unit, arrays: list) -> tuple[tuple, st
 
 
 def build_plan(rt: SubgraphRuntime, units: list[Unit]) -> ExecutionPlan:
-    """Plan the arena for ``units`` and turn them into the steps of the invoke loop."""
+    """Fuse chains, plan the arena for the units and turn them into the steps of the loop."""
+    previous = rt.plan.chains if rt.plan is not None else ()
+    chains = tuple(plan_chains(rt, units, previous))
+    units = apply_chains(rt, units, list(chains))
     arrays, arena, size = _allocate(rt, units)
-    return make_steps(rt, units, arrays, arena, size)
+    return _steps(rt, units, arrays, arena, size, chains)
 
 
 def make_steps(
     rt: SubgraphRuntime, units: list[Unit], arrays: list, arena: Arena | None, size: int
 ) -> ExecutionPlan:
-    """The steps over already allocated ``arrays`` (re-run when taps change)."""
+    """The steps over already allocated ``arrays`` (re-run when taps change).
+
+    Chains fused when ``arrays`` were planned stay fused unless a tap now reads one
+    of their inner tensors; such a chain runs node by node, its inner tensors in
+    their own buffers (the arena keeps the chain's inputs and outputs apart).
+    """
+    plan = rt.plan
+    chains = plan.chains if plan is not None and plan.arrays is arrays else ()
+    for chain in chains:
+        if is_tapped(rt, chain):  # run node by node: its inner tensors need storage now
+            for t in chain.internal:
+                if arrays[t] is None:
+                    arrays[t] = np.empty(rt.shapes[t], rt.sg.tensors[t].dtype)
+    return _steps(rt, apply_chains(rt, units, list(chains)), arrays, arena, size, chains)
+
+
+def _steps(
+    rt: SubgraphRuntime,
+    units: list[Unit],
+    arrays: list,
+    arena: Arena | None,
+    size: int,
+    chains: tuple[Chain, ...],
+) -> ExecutionPlan:
     taps = rt.core.taps.get(rt.index, {})
     produced = {t for unit in units for t in unit.outputs}
     steps: list[tuple] = []
@@ -211,4 +248,4 @@ def make_steps(
         labels.append(label)
         nodes.append(node)
         add_taps(unit.outputs)
-    return ExecutionPlan(tuple(steps), labels, nodes, arrays, arena, size)
+    return ExecutionPlan(tuple(steps), labels, nodes, arrays, arena, size, chains=chains)

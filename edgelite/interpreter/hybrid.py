@@ -32,14 +32,23 @@ _WEIGHT_TYPES = (TensorType.INT8, TensorType.UINT8)
 def dequantize(
     values: np.ndarray, scale: np.ndarray, zero_point: np.ndarray, axis: int
 ) -> np.ndarray:
-    """``scale * (q - zero_point)`` in float32, per tensor or along ``axis``."""
-    q = values.astype(np.float32)
+    """``scale * (q - zero_point)`` in float32, per tensor or along ``axis``.
+
+    One float32 array, written by the ufuncs themselves (int8 -> float32 is exact, so
+    converting inside the ufunc rounds like converting first): a model's weights are
+    megabytes, and every temporary is fresh memory the process must fault in at load.
+    """
+    if values.ndim == 0:
+        values = values.reshape(1)  # what broadcasting against the (1,) scale gives
     if len(scale) > 1:
         shape = [1] * values.ndim
         shape[axis] = len(scale)
         scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
-    zp = zero_point.astype(np.float32) if len(zero_point) else np.float32(0)
-    return ((q - zp) * scale.astype(np.float32)).astype(np.float32)
+    scale = scale.astype(np.float32)
+    if len(zero_point) and np.any(zero_point):  # (q - 0 is q: symmetric weights skip it)
+        q = np.subtract(values, zero_point.astype(np.float32), dtype=np.float32)
+        return np.multiply(q, scale, out=q)
+    return np.multiply(values, scale, dtype=np.float32)
 
 
 def dequantize_hybrid_weights(rt: SubgraphRuntime, skip: set[int]) -> set[int]:

@@ -44,8 +44,9 @@ class _ViewSource:
         self.__array_interface__ = array.__array_interface__
 
 
-# Interpreter(rounding=...): official per-op forms, or one of TFLite's two builds forced.
-ROUNDING_CHOICES = ("tflite", "double", "single")
+# Interpreter(rounding=...): the official optimized kernels' per-op forms, the official
+# reference kernels (BUILTIN_REF), or one of TFLite's two builds forced.
+ROUNDING_CHOICES = ("tflite", "reference", "double", "single")
 # Interpreter(hybrid=...): dequantize hybrid weights at load, or the official arithmetic.
 HYBRID_CHOICES = ("fast", "exact")
 
@@ -88,13 +89,21 @@ class Interpreter:
     ) -> None:
         """Load a model from ``model_path`` or ``model_content`` (exactly one).
 
-        edgelite extras: ``rounding`` picks how quantized kernels round their fixed-point
-        multipliers: "tflite" (default) does what the official runtime's optimized
-        kernels do op by op, "double" / "single" force TFLite's double-rounding or
-        TFLITE_SINGLE_ROUNDING form everywhere. ``hybrid`` picks how dynamic-range
-        (int8-weight, float-activation) ops run: "fast" (default) dequantizes the
-        weights once at load and runs float kernels, "exact" keeps the int8 weights and
-        reproduces the official hybrid arithmetic.
+        edgelite extras: ``rounding`` picks which official integer arithmetic the
+        quantized kernels reproduce: "tflite" (default) the official runtime's builtin
+        kernels, op by op (ai-edge-litert with BUILTIN_WITHOUT_DEFAULT_DELEGATES);
+        "reference" its reference kernels (``experimental_op_resolver_type=
+        OpResolverType.BUILTIN_REF``): double-rounding multipliers everywhere, and the
+        reference formulas where they differ (FULLY_CONNECTED, QUANTIZE, 8-bit SOFTMAX,
+        MEAN / SUM / REDUCE_PROD, int16 LOGISTIC / TANH, uint8 RESIZE_BILINEAR);
+        "double" / "single" force TFLite's double-rounding or TFLITE_SINGLE_ROUNDING
+        multiplier form everywhere. This is independent of
+        ``experimental_op_resolver_type``, which picks edgelite's numpy (BUILTIN_REF) or
+        optimized kernels; both give the same integers in every mode.
+
+        ``hybrid`` picks how dynamic-range (int8-weight, float-activation) ops run:
+        "fast" (default) dequantizes the weights once at load and runs float kernels,
+        "exact" keeps the int8 weights and reproduces the official hybrid arithmetic.
 
         Raises:
           ValueError: no/both model sources, a malformed model, a bad argument, or
@@ -287,7 +296,8 @@ class Interpreter:
 
     @property
     def rounding(self) -> str:
-        """The multiplier rounding the quantized kernels use ("tflite", "double", "single")."""
+        """The integer arithmetic quantized kernels reproduce ("tflite", "reference",
+        "double" or "single"; see the constructor)."""
         return self._core.rounding
 
     @property

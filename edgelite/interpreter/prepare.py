@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 STATIC, DEFERRED, FAILED = "static", "deferred", "failed"
 
+_FLOAT32 = np.dtype(np.float32)
+
 
 @dataclass
 class NodePrep:
@@ -55,11 +57,11 @@ def tensor_info(
     """TensorInfo of tensor ``index`` with the given current shape and value."""
     t = rt.sg.tensors[index]
     as_float = index in rt.float_weights  # hybrid weight, dequantized at load
-    info = TensorInfo(
+    return TensorInfo(
         index=index,
         name=t.name,
         shape=shape,
-        dtype=np.dtype(np.float32) if as_float else t.dtype,
+        dtype=_FLOAT32 if as_float else t.dtype,
         type=TensorType.FLOAT32 if as_float else t.type,
         quantization=None if as_float else t.quantization,
         data=data,
@@ -67,7 +69,6 @@ def tensor_info(
         is_variable=t.is_variable,
         sparsity=t.sparsity,
     )
-    return info
 
 
 def build_node(

@@ -83,6 +83,22 @@ def test_dead_code_removes_unused_operators_and_tensors():
     assert [t.name for t in model.main.tensors] == ["x", "y"]
 
 
+def test_dead_code_keeps_an_op_whose_state_variable_is_read():
+    """A fused LSTM writes its final h into its output-state variable: when that variable
+    is what the model returns, the op is live though its sequence output is unused."""
+    from edgelite.schema import read_model
+    from tests.kernels.keras_rnn import keras_lstm_model
+
+    model = read_model(keras_lstm_model(False))  # UNIDIRECTIONAL_SEQUENCE_LSTM, STRIDED_SLICE
+    lstm = model.main.operators[0]
+    model.main.outputs = [lstm.inputs[18]]  # the output-state variable
+    assert eliminate_dead_code(model, model.main) == 1
+    assert op_codes(model) == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    model.main.outputs = [model.main.inputs[0]]  # nothing reads the op any more
+    eliminate_dead_code(model, model.main)
+    assert op_codes(model) == []
+
+
 def test_cse_merges_duplicate_constants_and_operators():
     mb = ModelBuilder()
     x = mb.input("x", [2, 3])

@@ -46,7 +46,7 @@ def test_defaults():
     assert _probe()[0].rounding == "tflite"
 
 
-@pytest.mark.parametrize("rounding", ["tflite", "double", "single"])
+@pytest.mark.parametrize("rounding", ["tflite", "reference", "double", "single"])
 def test_rounding_reaches_every_node(rounding):
     interp = Interpreter(model_content=_probe_model(), rounding=rounding)
     assert interp.rounding == rounding
@@ -55,7 +55,9 @@ def test_rounding_reaches_every_node(rounding):
 
 @pytest.mark.parametrize("name, value", [("rounding", "nearest"), ("rounding", None)])
 def test_bad_rounding(name, value):
-    with pytest.raises(ValueError, match="rounding must be one of 'tflite', 'double', 'single'"):
+    with pytest.raises(
+        ValueError, match="rounding must be one of 'tflite', 'reference', 'double', 'single'"
+    ):
         Interpreter(model_content=_probe_model(), **{name: value})
 
 

@@ -176,7 +176,16 @@ def lower_slice(ctx: Lowering, node: GraphNode) -> None:
 
 
 def lower_strided_slice(ctx: Lowering, node: GraphNode) -> None:
-    """STRIDED_SLICE with the same begin/end/strides and masks (all five are the same bits)."""
+    """STRIDED_SLICE with the same begin/end/strides and masks (all five are the same bits).
+
+    tf.shape(t)[k] of a size known statically (the time steps of a dynamic-batch
+    sequence, say) is that constant: loop lengths and list sizes stay known.
+    """
+    masks = [int(node.attr(m, 0)) for m in ("begin_mask", "ellipsis_mask", "new_axis_mask")]
+    dim = _runtime_dim(ctx, node.outputs[0].name) if not any(masks) else None
+    if isinstance(dim, int):
+        ctx.bind_const(node.outputs[0].name, np.asarray(dim, node.outputs[0].dtype))
+        return
     inputs = [ctx.input(node, 0)]
     for i, what in ((1, "begin"), (2, "end"), (3, "strides")):
         value = ctx.const(node.inputs[i])

@@ -7,7 +7,10 @@ variables in TFLite: they become constants inside the subgraphs.
 
 A TensorList is lowered to a plain tensor [length, *element_shape]: reserve -> zeros,
 from-tensor -> the tensor, get-item -> GATHER, set-item -> a one-element RESHAPE or a
-SELECT_V2 against a one-hot row mask, stack -> the tensor itself.
+SELECT_V2 against a one-hot row mask, stack -> the tensor itself. The length must be
+known; element dimensions may be unknown (a dynamic batch: -1 in ``element_shape``). A
+reserved list then starts as zeros with size 1 there, and the first set-item's
+SELECT_V2 broadcasts it to the rows' run-time size.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ class TensorList:
 
     tensor: int
     length: int
-    element_shape: tuple[int, ...]
+    element_shape: tuple[int, ...]  # -1: known only at run time
     dtype: np.dtype
+
+    @property
+    def shape(self) -> list[int | None]:
+        """The list's tensor shape, None for run-time sizes (as ``Lowering.temp`` takes)."""
+        return [self.length, *(None if d < 0 else d for d in self.element_shape)]
 
 
 def _list(ctx: Lowering, name: str) -> TensorList:
@@ -44,9 +52,9 @@ def _list(ctx: Lowering, name: str) -> TensorList:
 
 def _element_shape(ctx: Lowering, node: GraphNode, i: int) -> tuple[int, ...]:
     shape = ctx.const(node.inputs[i])
-    if shape is None or shape.ndim != 1 or np.any(shape < 0):
-        raise LoweringError("TensorList element shape must be fully known")
-    return tuple(int(d) for d in shape)
+    if shape is None or shape.ndim != 1:
+        raise LoweringError("TensorList element rank must be known")
+    return tuple(-1 if d < 0 else int(d) for d in shape)
 
 
 def lower_list_reserve(ctx: Lowering, node: GraphNode) -> None:
@@ -55,31 +63,37 @@ def lower_list_reserve(ctx: Lowering, node: GraphNode) -> None:
     if length is None:
         raise LoweringError("TensorList length must be a constant")
     dtype = np.dtype(node.attr("element_dtype"))
-    zeros = np.zeros((int(length.reshape(())), *element), dtype)
+    zeros = np.zeros((int(length.reshape(())), *(max(d, 1) for d in element)), dtype)
     index = ctx.constant(ir_name(node.outputs[0].name), zeros)
     ctx.lists[node.outputs[0].name] = TensorList(index, zeros.shape[0], element, dtype)
 
 
 def lower_list_from_tensor(ctx: Lowering, node: GraphNode) -> None:
     shape = ctx.shape(node.inputs[0])
-    if any(d is None for d in shape):
-        raise LoweringError("TensorList from a tensor of unknown shape")
+    if not shape or shape[0] is None:
+        raise LoweringError("TensorList from a tensor of unknown length")
     tensor = ctx.input(node, 0)
     dtype = np.dtype(ctx.spec(node.inputs[0]).dtype)
-    element = tuple(int(d) for d in shape[1:])  # type: ignore[arg-type]
-    ctx.lists[node.outputs[0].name] = TensorList(tensor, int(shape[0]), element, dtype)  # type: ignore[arg-type]
+    element = tuple(-1 if d is None else int(d) for d in shape[1:])
+    ctx.lists[node.outputs[0].name] = TensorList(tensor, int(shape[0]), element, dtype)
 
 
 def lower_list_get(ctx: Lowering, node: GraphNode) -> None:
     handle = _list(ctx, node.inputs[0])
-    ctx.emit(B.GATHER, [handle.tensor, ctx.input(node, 1)], [ctx.output(node)], GatherOptions(0))
+    # The element's shape comes from the list (the source graph often has none for it).
+    out = ctx.temp(ir_name(node.outputs[0].name), handle.shape[1:], handle.dtype)
+    ctx.bind(node.outputs[0].name, out)
+    ctx.emit(B.GATHER, [handle.tensor, ctx.input(node, 1)], [out], GatherOptions(0))
 
 
 def lower_list_set(ctx: Lowering, node: GraphNode) -> None:
     handle = _list(ctx, node.inputs[0])
     name = ir_name(node.outputs[0].name)
-    full = [handle.length, *handle.element_shape]
-    row = ctx.temp(f"{name}/row", [1, *handle.element_shape], handle.dtype)
+    full = handle.shape
+    if handle.element_shape.count(-1) > 1:
+        raise LoweringError(f"TensorList element shape {list(handle.element_shape)}: one size "
+                            "at most may be unknown")  # fmt: skip
+    row = ctx.temp(f"{name}/row", [1, *full[1:]], handle.dtype)
     row_shape = ctx.constant(f"{name}/row_shape", [1, *handle.element_shape], "int32")
     ctx.emit(B.RESHAPE, [ctx.input(node, 2), row_shape], [row])
     if handle.length == 1:  # the only valid index is 0: the row is the whole list
@@ -150,8 +164,7 @@ def _body(
 def _bind_input(ctx: Lowering, inner: Lowering, spec: TensorSpec, parent: str) -> None:
     source = ctx.lists.get(parent)
     if source is not None:
-        t = ctx.sg.tensors[source.tensor]
-        index = inner.temp(ir_name(spec.name), t.shape, source.dtype)
+        index = inner.temp(ir_name(spec.name), source.shape, source.dtype)
         inner.lists[spec.name] = TensorList(
             index, source.length, source.element_shape, source.dtype
         )
@@ -176,8 +189,7 @@ def _loop_results(ctx: Lowering, node: GraphNode, kept: list[int]) -> list[int]:
             outputs.append(ctx.output(node, i))
             continue
         source = _list(ctx, node.inputs[i])
-        t = ctx.sg.tensors[source.tensor]
-        index = ctx.temp(ir_name(spec.name), t.shape, source.dtype)
+        index = ctx.temp(ir_name(spec.name), source.shape, source.dtype)
         ctx.lists[spec.name] = TensorList(index, source.length, source.element_shape, source.dtype)
         outputs.append(index)
     return outputs

@@ -29,10 +29,10 @@ _SKIP = frozenset({"NoOp", "Placeholder", "Assert", "PrintV2", "VarIsInitialized
 @cache
 def lowering_table() -> dict[str, LowerFn]:
     """Source op type -> lowering function, merged from the per-family modules."""
-    from . import array, control, einsum, math, nn, quant, variables
+    from . import array, control, einsum, math, nn, pooling3d, quant, transposed, variables
 
     table: dict[str, LowerFn] = {}
-    for module in (nn, einsum, math, array, control, quant, variables):
+    for module in (nn, transposed, pooling3d, einsum, math, array, control, quant, variables):
         for op_type, fn in module.LOWERINGS.items():
             if op_type in table:
                 raise RuntimeError(f"{op_type} is lowered twice (second in {module.__name__})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...quantization.ranges import carry_range
-from ...schema.generated.enums import BuiltinOperator, Padding, TensorType
+from ...schema.generated.enums import BuiltinOperator, Padding
 from ...schema.generated.options import (
     BatchMatMulOptions,
     Conv2DOptions,
@@ -19,7 +19,6 @@ from ...schema.generated.options import (
     FullyConnectedOptions,
     Pool2DOptions,
     SoftmaxOptions,
-    TransposeConvOptions,
 )
 from .context import Lowering, LoweringError
 from .graph import GraphNode
@@ -28,7 +27,7 @@ from .helpers import explicit_pads, padding_mode, require_nhwc, same_padding, wi
 B = BuiltinOperator
 
 
-def _relayout(ctx: Lowering, node: GraphNode, i: int, perm: list[int], what: str) -> int:
+def relayout(ctx: Lowering, node: GraphNode, i: int, perm: list[int], what: str) -> int:
     """Input ``i`` transposed by ``perm`` (folded when it is a constant)."""
     source = ctx.input(node, i)
     shape = ctx.ir_shape(source)
@@ -75,7 +74,7 @@ def lower_conv2d(ctx: Lowering, node: GraphNode) -> None:
     require_nhwc(node)
     kh, kw, _, out_channels = _filter_shape(ctx, node)
     x, padding = _spatial_padding(ctx, node, ctx.input(node, 0), [kh, kw])
-    filters = _relayout(ctx, node, 1, [3, 0, 1, 2], "filter")
+    filters = relayout(ctx, node, 1, [3, 0, 1, 2], "filter")
     sh, sw = window(node.attr("strides"), "strides")
     dh, dw = window(node.attr("dilations", [1, 1, 1, 1]), "dilations")
     options = Conv2DOptions(padding, sw, sh, dilation_w_factor=dw, dilation_h_factor=dh)
@@ -98,28 +97,6 @@ def lower_depthwise(ctx: Lowering, node: GraphNode) -> None:
     )
     bias = _zero_bias(ctx, node, channels * multiplier)
     ctx.emit(B.DEPTHWISE_CONV_2D, [x, filters, bias], [ctx.output(node)], options)
-
-
-def lower_conv2d_transpose(ctx: Lowering, node: GraphNode) -> None:
-    """Conv2DBackpropInput(output_shape, filter [h, w, out, in], x) -> TRANSPOSE_CONV."""
-    require_nhwc(node)
-    mode = padding_mode(node)
-    if mode is None:
-        raise LoweringError("EXPLICIT padding on a transposed convolution")
-    if window(node.attr("dilations", [1, 1, 1, 1]), "dilations") != (1, 1):
-        raise LoweringError("dilated transposed convolution")
-    output_shape = ctx.input(node, 0)
-    if ctx.sg.tensors[output_shape].type != TensorType.INT32:
-        raise LoweringError("output shape must be int32")
-    filters = _relayout(ctx, node, 1, [2, 0, 1, 3], "filter")
-    sh, sw = window(node.attr("strides"), "strides")
-    out = ctx.output(node)
-    ctx.emit(
-        B.TRANSPOSE_CONV,
-        [output_shape, filters, ctx.input(node, 2)],
-        [out],
-        TransposeConvOptions(mode, sw, sh),
-    )
 
 
 def lower_conv3d(ctx: Lowering, node: GraphNode) -> None:
@@ -222,7 +199,6 @@ def lower_log_softmax(ctx: Lowering, node: GraphNode) -> None:
 LOWERINGS = {
     "Conv2D": lower_conv2d,
     "DepthwiseConv2dNative": lower_depthwise,
-    "Conv2DBackpropInput": lower_conv2d_transpose,
     "Conv3D": lower_conv3d,
     "MaxPool": _pool(B.MAX_POOL_2D),
     "AvgPool": _pool(B.AVERAGE_POOL_2D),

@@ -7,6 +7,19 @@ from .common import B, code_of
 
 # Operators kept even when their outputs are unused: they change state.
 SIDE_EFFECTS = frozenset({B.ASSIGN_VARIABLE, B.CALL_ONCE, B.VAR_HANDLE})
+# Operators that write their ``is_variable`` inputs (the recurrent state) in place: such
+# an input is a result too (a fused LSTM's final h is read from its state variable).
+STATE_WRITERS = frozenset(
+    {
+        B.UNIDIRECTIONAL_SEQUENCE_LSTM,
+        B.BIDIRECTIONAL_SEQUENCE_LSTM,
+        B.LSTM,
+        B.UNIDIRECTIONAL_SEQUENCE_RNN,
+        B.BIDIRECTIONAL_SEQUENCE_RNN,
+        B.RNN,
+        B.SVDF,
+    }
+)
 
 
 def _has_side_effects(model: Model, sg: Subgraph, op_index: int, seen: set[int]) -> bool:
@@ -36,13 +49,21 @@ def _has_side_effects(model: Model, sg: Subgraph, op_index: int, seen: set[int])
     return False
 
 
+def _results(model: Model, sg: Subgraph, op) -> list[int]:
+    """The tensors ``op`` writes: its outputs, and the state variables it updates."""
+    if code_of(model, op) not in STATE_WRITERS:
+        return op.outputs
+    return [*op.outputs, *(t for t in op.inputs if t >= 0 and sg.tensors[t].is_variable)]
+
+
 def eliminate_dead_code(model: Model, sg: Subgraph) -> int:
     """Remove operators no output depends on; returns how many were removed."""
     needed = set(sg.outputs)
     keep: set[int] = set()
     for op_index in range(len(sg.operators) - 1, -1, -1):
         op = sg.operators[op_index]
-        live = any(t in needed for t in op.outputs) or _has_side_effects(model, sg, op_index, set())
+        written = _results(model, sg, op)
+        live = any(t in needed for t in written) or _has_side_effects(model, sg, op_index, set())
         if live:
             keep.add(op_index)
             needed.update(t for t in op.inputs if t >= 0)

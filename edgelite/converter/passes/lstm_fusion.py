@@ -3,8 +3,7 @@
 A WHILE whose body ``lstm_match`` recognises, whose cond runs exactly T steps, with
 constant initial states and a static batch, becomes one UNIDIRECTIONAL_SEQUENCE_LSTM
 (no peepholes, projection or layer norm; tanh; cell_clip 0, i.e. no clipping, as
-Keras) plus what its results need: a STRIDED_SLICE for the last step. Anything else
-stays a WHILE loop.
+Keras). Anything else stays a WHILE loop.
 
 Statelessness: the fused op keeps h and c in *variable* tensors, which runtimes carry
 from one invoke to the next (the official converter's fused LSTMs start from the
@@ -12,7 +11,15 @@ previous call's final state unless reset_all_variables() is called). A Keras LST
 starts from its initial state on every call, so one SPLIT of a constant writes the
 initial h and c into the variables before the op, each invoke. (A constant-input
 SPLIT is evaluated every invoke by both runtimes; RESHAPE would not be: runtimes
-precompute a reshape of a constant once.)
+precompute a reshape of a constant once.) The official converter emits the bare op with
+zero-initialised variables and no reset, so its model carries the state over from one
+invoke to the next (outputs drift from Keras's from the second invoke on).
+
+The last step (``return_sequences=False``, or the final h) is the output-state variable
+itself after the op: no STRIDED_SLICE of the sequence (which the official converter
+emits). So a last-step LSTM costs the reset and the op, as many ops as the official
+converter's stateful form; a whole-sequence LSTM costs one op more than it (the reset:
+a stateless fused op cannot be written with fewer).
 
 The input TRANSPOSE to time-major that Keras adds is folded into ``time_major=False``
 when the loop is its only reader, and the one back after it when that is the output's.
@@ -26,7 +33,6 @@ from ...schema.generated.enums import ActivationFunctionType
 from ...schema.generated.options import (
     ReshapeOptions,
     SplitOptions,
-    StridedSliceOptions,
     UnidirectionalSequenceLSTMOptions,
 )
 from ...schema.model import Model, Operator, Subgraph, Tensor
@@ -64,6 +70,25 @@ def _static(t: Tensor) -> bool:
     return t.shape_signature is None or -1 not in t.shape_signature
 
 
+def _signature(t: Tensor) -> list[int]:
+    return list(t.shape_signature if t.shape_signature is not None else t.shape)
+
+
+def _initial_state(model: Model, sg: Subgraph, view: View, tensor: int):
+    """How to write a loop's initial h or c into the state variable each invoke: the
+    constant's value, or the FILL op computing it (Keras's zeros of a dynamic batch:
+    FILL(PACK(batch, units), 0)); None for anything else."""
+    value = constant(model, sg, tensor)
+    if value is not None:
+        return value
+    maker = view.producer.get(tensor)
+    fill = sg.operators[maker] if maker is not None else None
+    if fill is None or code_of(model, fill) != B.FILL:
+        return None
+    filler = constant(model, sg, fill.inputs[1])
+    return fill if filler is not None and filler.size == 1 else None
+
+
 def _used(sg: Subgraph, view: View, tensor: int) -> bool:
     return bool(view.users.get(tensor)) or tensor in sg.outputs
 
@@ -94,12 +119,13 @@ def _fuse(model: Model, sg: Subgraph, loop: Operator) -> tuple[list, list] | Non
         starts[k] = int(value.reshape(()))
     trips = trip_count(model, model.subgraphs[options.cond_subgraph_index], starts)
     xs = sg.tensors[loop.inputs[body.x]]
-    init = [constant(model, sg, loop.inputs[k]) for k in (body.h, body.c)]
-    if len(xs.shape) != 3 or trips != xs.shape[0] or trips < 1 or not _static(xs):
-        return None
-    if init[0] is None or init[1] is None or xs.type != 0:
-        return None
+    steps, _, features = _signature(xs) if len(xs.shape) == 3 else (-1, -1, -1)
+    if trips != steps or trips < 1 or features < 0 or xs.type != 0:
+        return None  # the batch alone may be dynamic
     view = View.of(sg)
+    init = [_initial_state(model, sg, view, loop.inputs[k]) for k in (body.h, body.c)]
+    if len({type(v) for v in init}) != 1 or init[0] is None:
+        return None  # both constants, or both FILLs
     if any(_used(sg, view, loop.outputs[k]) for k in [*body.counters, body.c]):
         return None
     if body.kind == "sequence" and sg.tensors[loop.outputs[body.out]].shape[0] != trips:
@@ -130,26 +156,31 @@ def _layout(model: Model, sg: Subgraph, view: View, loop: Operator, body: LstmBo
 def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
     x, seq, time_major, dropped = _layout(model, sg, view, loop, body)
     name = sg.tensors[loop.outputs[body.out]].name
-    steps, batch, _ = sg.tensors[loop.inputs[body.x]].shape
-    units = init[0].shape[-1]
+    xs = sg.tensors[loop.inputs[body.x]]
+    (steps, batch, _), dynamic = xs.shape, _signature(xs)[1] < 0
+    units = body.weights["i"].shape[0]
     if seq is None:
         shape = [steps, batch, units] if time_major else [batch, steps, units]
         seq = sg.add_tensor(Tensor(name=f"{name}/sequence", shape=shape, has_rank=True))
+    if dynamic:
+        signature = [steps, -1, units] if time_major else [-1, steps, units]
+        sg.tensors[seq].shape_signature = signature
 
     def const(suffix: str, value: np.ndarray) -> int:
         return add_constant(model, sg, f"{name}/{suffix}", np.ascontiguousarray(value))
 
     states = [
-        sg.add_tensor(Tensor(name=f"{name}/{s}", shape=[batch, units], is_variable=True))
+        sg.add_tensor(
+            Tensor(
+                name=f"{name}/{s}",
+                shape=[batch, units],
+                shape_signature=[-1, units] if dynamic else None,
+                is_variable=True,
+            )
+        )
         for s in ("output_state", "cell_state")
     ]
-    both = np.concatenate([np.broadcast_to(v, (batch, units)) for v in init], axis=1)
-    reset = Operator(
-        opcode_index=model.opcode_index(B.SPLIT, 1),
-        inputs=[const("state_axis", np.array(1, np.int32)), const("initial_state", both)],
-        outputs=states,
-        builtin_options=SplitOptions(2),
-    )
+    reset = _reset(model, sg, init, states, const)
     weights = [const(f"w_{g}", body.weights[g]) for g in GATES]
     recurrent = [const(f"r_{g}", body.recurrent[g]) for g in GATES]
     biases = [const(f"b_{g}", body.bias[g]) for g in GATES]
@@ -163,8 +194,29 @@ def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
         ),
     )
     readers = _row_readers(model, sg, view, loop.outputs[body.out]) if body.kind == "last" else []
-    tail = _last_step(model, sg, view, loop, body, seq, time_major, readers)
-    return [reset, lstm, *tail], [dropped] if dropped is not None else readers
+    tail = _last_step(model, sg, view, loop, body, states[0], readers)
+    return [*reset, lstm, *tail], [dropped] if dropped is not None else readers
+
+
+def _reset(model: Model, sg: Subgraph, init: list, states: list[int], const) -> list[Operator]:
+    """The ops writing the initial h and c into the state variables, each invoke: one
+    SPLIT of a constant, or (dynamic batch) Keras's FILL once per variable."""
+    if isinstance(init[0], np.ndarray):
+        batch, units = sg.tensors[states[0]].shape
+        both = np.concatenate([np.broadcast_to(v, (batch, units)) for v in init], axis=1)
+        axis = const("state_axis", np.array(1, np.int32))
+        split = Operator(
+            opcode_index=model.opcode_index(B.SPLIT, 1),
+            inputs=[axis, const("initial_state", both.astype(np.float32))],
+            outputs=states,
+            builtin_options=SplitOptions(2),
+        )
+        return [split]
+    fill = model.opcode_index(B.FILL, 1)
+    return [
+        Operator(opcode_index=fill, inputs=list(op.inputs), outputs=[state])
+        for op, state in zip(init, states)
+    ]
 
 
 def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Operator]:
@@ -178,7 +230,7 @@ def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Opera
         out = sg.tensors[op.outputs[0]]
         if code_of(model, op) not in (B.STRIDED_SLICE, B.RESHAPE, B.SQUEEZE) or op.inputs[0] != row:
             return []
-        if len(out.shape) != 2 or out.num_elements != size or not _static(out):
+        if out.num_elements != size or _signature(out) != _signature(sg.tensors[row])[1:]:
             return []
         if code_of(model, op) == B.STRIDED_SLICE:
             strides = constant(model, sg, op.inputs[3])
@@ -187,45 +239,26 @@ def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Opera
     return readers
 
 
-def _last_step(model, sg, view, loop, body, seq, time_major, readers) -> list[Operator]:
-    """Ops giving the final h (and the one-row output list) from the sequence."""
+def _last_step(model, sg, view, loop, body, h_state, readers) -> list[Operator]:
+    """Ops giving the final h (and the one-row output list); the final h itself is read
+    from the output-state variable, which holds exactly the last row of the sequence once
+    the op has run (and is only rewritten by the reset at the start of the next invoke).
+    The official converter spends a STRIDED_SLICE of the sequence on it."""
     h_out, list_out = loop.outputs[body.h], loop.outputs[body.out]
-    for op in readers:  # they take the last step from the sequence directly
-        if not _used(sg, view, h_out):
-            h_out = op.outputs[0]
-        else:
-            replace_output(sg, op.outputs[0], h_out)
-    wants_list = body.kind == "last" and not readers and _used(sg, view, list_out)
-    if not _used(sg, view, h_out) and not wants_list and not readers:
+    for op in readers:  # they take the last step: the state variable holds it
+        replace_output(sg, op.outputs[0], h_state)
+    if _used(sg, view, h_out):
+        replace_output(sg, h_out, h_state)
+    if body.kind != "last" or readers or not _used(sg, view, list_out):
         return []
-    steps, batch, units = sg.tensors[seq].shape
-    if not time_major:
-        steps, batch = batch, steps
-    if not _used(sg, view, h_out) and not readers:
-        h_out = sg.add_tensor(Tensor(name=f"{sg.tensors[list_out].name}/last", has_rank=True))
-    sg.tensors[h_out].shape, sg.tensors[h_out].shape_signature = [batch, units], None
-    axis = 0 if time_major else 1
-    begin, end = [0, 0, 0], [*sg.tensors[seq].shape]
-    begin[axis] = steps - 1
-    name = sg.tensors[h_out].name
-    ends = [add_constant(model, sg, f"{name}/{k}", np.asarray(v, np.int32))
-            for k, v in (("begin", begin), ("end", end), ("strides", [1, 1, 1]))]  # fmt: skip
-    ops = [
+    batch, units = _signature(sg.tensors[h_state])
+    name = sg.tensors[list_out].name
+    shape = add_constant(model, sg, f"{name}/row", np.asarray([1, batch, units], np.int32))
+    return [
         Operator(
-            opcode_index=model.opcode_index(B.STRIDED_SLICE, 1),
-            inputs=[seq, *ends],
-            outputs=[h_out],
-            builtin_options=StridedSliceOptions(shrink_axis_mask=1 << axis),
+            opcode_index=model.opcode_index(B.RESHAPE, 1),
+            inputs=[h_state, shape],
+            outputs=[list_out],
+            builtin_options=ReshapeOptions([1, batch, units]),
         )
     ]
-    if wants_list:
-        shape = add_constant(model, sg, f"{name}/row", np.asarray([1, batch, units], np.int32))
-        ops.append(
-            Operator(
-                opcode_index=model.opcode_index(B.RESHAPE, 1),
-                inputs=[h_out, shape],
-                outputs=[list_out],
-                builtin_options=ReshapeOptions([1, batch, units]),
-            )
-        )
-    return ops

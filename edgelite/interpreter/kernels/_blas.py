@@ -23,7 +23,6 @@ the BLAS keeps its own threading.
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 from collections.abc import Callable
 
@@ -62,26 +61,41 @@ def _loaded_blas_paths() -> list[str]:
     paths: list[str] = []
     try:
         with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.rsplit(" ", 1)[-1].strip()
-                if "openblas" in os.path.basename(path).lower() and path not in paths:
-                    paths.append(path)
+            text = maps.read()
     except OSError:
-        pass
+        text = ""
+    # Only the few lines naming OpenBLAS are split (the file has hundreds).
+    for line in text.splitlines() if "openblas" in text.lower() else ():
+        if "openblas" not in line.lower():
+            continue
+        path = line.rsplit(" ", 1)[-1].strip()
+        if "openblas" in os.path.basename(path).lower() and path not in paths:
+            paths.append(path)
     numpy_dir = os.path.dirname(np.__file__)
-    for pattern in ("../numpy.libs/*openblas*", ".dylibs/*openblas*"):
-        paths.extend(p for p in glob.glob(os.path.join(numpy_dir, pattern)) if p not in paths)
+    # What ships next to numpy (glob "*openblas*" without importing glob: ~0.5 ms of load).
+    for folder in (os.path.join(numpy_dir, "..", "numpy.libs"), os.path.join(numpy_dir, ".dylibs")):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if "openblas" in name and not name.startswith(".") and path not in paths:
+                paths.append(path)
     return paths
 
 
 def _libraries() -> list[ctypes.CDLL]:
-    libs = []
-    for path in _loaded_blas_paths():
-        try:
-            libs.append(ctypes.CDLL(path))
-        except OSError:
-            continue
-    return libs
+    """The OpenBLAS candidates, opened once per process (the setter and sgemm lookups share)."""
+    if "libraries" not in _state:
+        libs = []
+        for path in _loaded_blas_paths():
+            try:
+                libs.append(ctypes.CDLL(path))
+            except OSError:
+                continue
+        _state["libraries"] = libs
+    return _state["libraries"]  # type: ignore[return-value]
 
 
 def _find_setter() -> Callable[[int], None] | None:

@@ -12,8 +12,6 @@ from cython.parallel cimport prange
 from ._simd cimport f32x4, f32x4_add, f32x4_clamp, f32x4_load, f32x4_splat, f32x4_store
 from ._threads cimport threads_for
 
-ctypedef float float32_t
-
 
 cdef inline float32_t _clamp(float32_t v, float32_t lo, float32_t hi) noexcept nogil:
     # max/min written as comparisons so NaN passes through like std::min/std::max
@@ -62,13 +60,13 @@ def bias_act(float32_t[:, ::1] out, const float32_t[::1] bias, float lo, float h
         _bias_act_rows(&out[r0, 0], b, min(step, rows - r0), cols, lo, hi)
 
 
-cdef void _im2col_row(const float32_t[:, :, ::1] x, float32_t* dst, Py_ssize_t oy,
-                      Py_ssize_t ow, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
-                      Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pad_t,
-                      Py_ssize_t pad_l, Py_ssize_t c0, Py_ssize_t cg) noexcept nogil:
-    # One output row: ow patches of kh*kw*cg values each, ordered (ky, kx, c) like a
-    # TFLite filter row [kh, kw, in]; taps outside the image are zero (padding).
-    cdef Py_ssize_t h = x.shape[0], w = x.shape[1], c = x.shape[2]
+cdef void _im2col_row(const float32_t* x, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
+                      float32_t* dst, Py_ssize_t oy, Py_ssize_t ow, Py_ssize_t kh,
+                      Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+                      Py_ssize_t dw, Py_ssize_t pad_t, Py_ssize_t pad_l, Py_ssize_t c0,
+                      Py_ssize_t cg) noexcept nogil:
+    # One output row of an [h, w, c] image: ow patches of kh*kw*cg values each, ordered
+    # (ky, kx, c) like a TFLite filter row [kh, kw, in]; taps outside the image are zero.
     cdef Py_ssize_t ox, ky, kx, j, iy, ix, ix0, run
     cdef const float32_t* src
     # With dilation 1 and every channel, a filter row is one contiguous run of kw*c
@@ -83,7 +81,7 @@ cdef void _im2col_row(const float32_t[:, :, ::1] x, float32_t* dst, Py_ssize_t o
                     dst[j] = 0
                 dst += kw * cg
             elif runs and ix0 >= 0 and ix0 + kw <= w:
-                src = &x[iy, ix0, 0]
+                src = x + (iy * w + ix0) * c
                 run = kw * cg
                 for j in range(run):
                     dst[j] = src[j]
@@ -95,7 +93,7 @@ cdef void _im2col_row(const float32_t[:, :, ::1] x, float32_t* dst, Py_ssize_t o
                         for j in range(cg):
                             dst[j] = 0
                     else:
-                        src = &x[iy, ix, c0]
+                        src = x + (iy * w + ix) * c + c0
                         for j in range(cg):
                             dst[j] = src[j]
                     dst += cg
@@ -117,10 +115,13 @@ def im2col(const float32_t[:, :, ::1] x, float32_t[:, ::1] cols, int oy0, int oy
         raise ValueError(f"channel slice {c0}:{c0 + cg} outside {x.shape[2]} channels")
     if ow <= 0 or oy1 <= oy0:
         return
+    cdef Py_ssize_t h = x.shape[0], w = x.shape[1]
+    # An empty image has every tap in the padding: the pointer is never read.
+    cdef const float32_t* image = &x[0, 0, 0] if h and w else NULL
     num_threads = threads_for(<double>(oy1 - oy0) * ow * k, num_threads)
     for oy in prange(oy0, oy1, nogil=True, num_threads=num_threads, schedule="static"):
-        _im2col_row(x, &cols[(oy - oy0) * ow, 0], oy, ow, kh, kw, sh, sw, dh, dw,
-                    pad_t, pad_l, c0, cg)
+        _im2col_row(image, h, w, x.shape[2], &cols[(oy - oy0) * ow, 0], oy, ow, kh, kw, sh,
+                    sw, dh, dw, pad_t, pad_l, c0, cg)
 
 
 cdef void _col2im_row(const float32_t* src, float32_t[:, :, ::1] out, Py_ssize_t iy,

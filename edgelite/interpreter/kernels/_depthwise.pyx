@@ -12,8 +12,6 @@ from cython.parallel cimport prange
 from ._simd cimport f32x4, f32x4_clamp, f32x4_load, f32x4_madd, f32x4_splat, f32x4_store
 from ._threads cimport threads_for
 
-ctypedef float float32_t
-
 cdef enum:
     # Filters up to 8x8 use the register-blocked path; larger ones the generic one.
     MAX_TAPS = 64
@@ -79,10 +77,6 @@ cdef void _tail(const float32_t* x, const float32_t* w, const float32_t* bias,
             o[j] += src[j] * wp[j]
     for j in range(n):
         o[j] = _clamp(o[j], lo, hi)
-
-
-cdef struct Geometry:
-    Py_ssize_t h, w, c, kh, kw, sh, sw, dh, dw, pad_t, pad_l
 
 
 cdef inline void _channels(const float32_t* x, const float32_t* w, const float32_t* bias,
@@ -271,7 +265,7 @@ def depthwise_conv(const float32_t[:, :, :, ::1] x, const float32_t[:, :, ::1] w
         b = row // oh
         oy = row % oh
         if mult == 1 and kh * kw <= MAX_TAPS:
-            _row_m1(&x[b, 0, 0, 0], &w[0, 0, 0], b_ptr, &out[b, oy, 0, 0], oy, ow, &g, lo, hi)
+            dw_row(&x[b, 0, 0, 0], &w[0, 0, 0], b_ptr, &out[b, oy, 0, 0], oy, ow, &g, lo, hi)
         else:
             for ox in range(ow):
                 _pixel_mult(&x[b, 0, 0, 0], &w[0, 0, 0], b_ptr, &out[b, oy, ox, 0], oy, ox,

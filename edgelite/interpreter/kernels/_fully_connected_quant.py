@@ -10,7 +10,8 @@ the bias scale to match input * weight scale (TFLite's GetQuantizedConvolutionMu
 Official rounding ("tflite"): its ruy GEMM ("double_up") for int8, uint8 and int16 with
 an int32 bias; int16 with an int64 bias runs the reference kernel, which rescales with
 ``round(acc * s_in * s_w / s_out)`` in double ("real"); int16 weights use the int64
-multiplier. Fused activation: NONE, RELU, RELU_N1_TO_1 or RELU6 (as TFLite).
+multiplier. Reference rounding ("reference", the official BUILTIN_REF kernels): "real"
+for every type but int16 weights. Fused activation: NONE, RELU, RELU_N1_TO_1 or RELU6 (as TFLite).
 
 The optimized invoke is the exact float GEMM of _qconv (a 1x1 convolution), or, for an
 int8 layer applied to at most ``GEMV_ROWS`` rows, _qdirect.gemv_int8 on the int8 weights
@@ -21,8 +22,6 @@ Deviations: uint8 input with int16 output, sparse and shuffled weights are rejec
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, TensorType
@@ -30,6 +29,7 @@ from . import _qgemm
 from . import _requant as rq
 from . import _window as win
 from ._conv_2d_quant import check_bias, int16_zero_points
+from ._qparams import reference_rounding
 from .base import Node, Prepared, PrepareError, check_dtype
 
 INPUT, WEIGHTS, BIAS = 0, 1, 2
@@ -44,13 +44,28 @@ _ACTIVATIONS = (
 )
 
 
-class QFullyConnectedData(NamedTuple):
-    rows: int
-    x_zero: int
-    w_zero: np.ndarray  # per unit
-    requant: rq.Requant
-    plan: _qgemm.GemmPlan | None
-    gemv: tuple | None = None  # (int8 weights [units, K], epilogue) for _qdirect.gemv_int8
+class QFullyConnectedData:
+    """Prepared quantized FULLY_CONNECTED (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
+    # NamedTuple, and kernel-module imports are load time.
+    __slots__ = ("gemv", "plan", "requant", "rows", "w_zero", "x_zero")
+
+    def __init__(
+        self,
+        rows: int,
+        x_zero: int,
+        w_zero: np.ndarray,  # per unit
+        requant: rq.Requant,
+        plan: _qgemm.GemmPlan | None,
+        gemv: tuple | None = None,  # (int8 weights [units, K], epilogue) for _qdirect.gemv_int8
+    ) -> None:
+        self.rows = rows
+        self.x_zero = x_zero
+        self.w_zero = w_zero
+        self.requant = requant
+        self.plan = plan
+        self.gemv = gemv
 
     def invoke(self, inputs: list, outputs: list) -> None:
         invoke(self, inputs, outputs)
@@ -136,11 +151,16 @@ def _gemv_fits(x, weights, w_zero: np.ndarray, rows: int) -> bool:
 
 
 def _mode(node: Node, x, weights, bias, qbt: int, out) -> str:
+    if x.dtype == np.dtype(np.int16):
+        int16_zero_points(x, out, "FULLY_CONNECTED")
+        if weights.dtype == np.dtype(np.int16):
+            return rq.INT64
+    if reference_rounding(node):
+        # The official reference kernels rescale int8 / uint8 / int16 (8-bit weights)
+        # accumulators by the real multiplier in double, not a quantized multiplier.
+        return rq.REAL
     if x.dtype != np.dtype(np.int16):
         return rq.pick_rounding(node, "double_up")
-    int16_zero_points(x, out, "FULLY_CONNECTED")
-    if weights.dtype == np.dtype(np.int16):
-        return rq.INT64
     if (bias is not None and bias.dtype == np.dtype(np.int64)) or qbt == TensorType.INT64:
         # The official int16 path without ruy: rescaling by the real multiplier.
         return rq.REAL

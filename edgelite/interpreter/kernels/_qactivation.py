@@ -9,10 +9,11 @@ each as TFLite's BUILTIN kernels compute it (ai-edge-litert 2.3.0, x86-64):
   inputs. Both ratios are float32 arithmetic, as in the C++ Prepare.
 * HARD_SWISH (8-bit): TFLite's int16 fixed-point recipe (``fixedpoint`` helpers).
 * LOGISTIC / TANH (8-bit), ELU (int8), GELU (8-bit): a 256-entry table of the float
-  function (``fixedpoint_lut.lut_populate_int8``).
+  function (``fixedpoint_lut.lut_populate_int8``); GELU (int16): the interpolated
+  513-entry table (``fixedpoint_lut.lut_populate_int16``).
 * LOGISTIC / TANH (int16): at input scale 2^-12 (TANH also 2^-11) gemmlowp's
   fixed-point functions; at other scales TFLite's 256-entry sigmoid table with
-  linear interpolation (:func:`sigmoid_table_uint16`).
+  linear interpolation (:func:`sigmoid_table_uint16`); BUILTIN_REF: always the table.
 
 Every op is a function of one 8- or 16-bit value, so prepare also tabulates the
 reference over all 256 / 65536 inputs; the optimized invoke is a gather
@@ -32,7 +33,7 @@ import numpy as np
 from . import fixedpoint as fp
 from . import fixedpoint_lut as fl
 from . import fixedpoint_math as fm
-from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
+from ._qparams import check_int16_symmetric, per_tensor, reference_rounding, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
@@ -160,10 +161,37 @@ def hard_swish_compute(node: Node) -> Compute:
 # -- table activations: LOGISTIC TANH ELU GELU ------------------------------------------
 
 
+@cache
+def _libm_f32(name: str) -> Any:
+    """The C library's float function ``name`` (erfcf, tanhf), or None.
+
+    The official runtime's GELU tables call them, and glibc's are not correctly rounded
+    (erfcf differs from the rounded double erfc in about 1 of 6 arguments): the int16
+    table (1025 samples) shows it, so the tables are built with the same functions.
+    """
+    import ctypes
+
+    for library in ("libm.so.6", "libm.dylib"):
+        try:
+            function = getattr(ctypes.CDLL(library), name)
+        except (OSError, AttributeError):
+            continue
+        function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
+        return function
+    return None
+
+
+def _f32_function(name: str, fallback: Any, values: np.ndarray) -> np.ndarray:
+    """``name`` of float32 ``values`` by the C library, else by the rounded double."""
+    flat = np.asarray(values, np.float32).reshape(-1)
+    function = _libm_f32(name)
+    if function is not None:
+        return np.array([function(float(v)) for v in flat], np.float32)
+    return np.array([fallback(v) for v in flat.astype(np.float64)], np.float64).astype(np.float32)
+
+
 def _erfc_f32(values: np.ndarray) -> np.ndarray:
-    # erfcf emulated by the correctly rounded double erfc.
-    doubles = np.asarray(values, np.float64).reshape(-1)
-    return np.array([math.erfc(v) for v in doubles], np.float64).astype(np.float32)
+    return _f32_function("erfcf", math.erfc, values)
 
 
 def gelu_float32(x: np.ndarray) -> np.ndarray:
@@ -178,7 +206,7 @@ def gelu_tanh_float32(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     k = np.float32(2.0 / math.sqrt(math.pi) * math.sqrt(0.5))
     inner = x + np.float32(0.044715) * x * x * x
-    tanh = np.tanh((k * inner).astype(np.float64)).astype(np.float32)
+    tanh = _f32_function("tanhf", math.tanh, k * inner).reshape(x.shape)
     return (np.float32(0.5) * x) * (np.float32(1.0) + tanh)
 
 
@@ -199,6 +227,18 @@ def lut8_compute(node: Node, kind: str) -> Compute:
 
     def compute(x: np.ndarray) -> np.ndarray:
         return fl.lut_lookup_int8(x, lut).astype(np.int64)
+
+    return compute
+
+
+def lut16_compute(node: Node, kind: str) -> Compute:
+    """An int16 op by LUTPopulate<int16_t>'s 513-entry interpolated table of the float
+    function (TFLite's int16 GELU)."""
+    (s_in, z_in), (s_out, z_out) = _in_out(node)
+    lut = fl.lut_populate_int16(_TRANSFORMS[kind], s_in, z_in, s_out, z_out)
+
+    def compute(x: np.ndarray) -> np.ndarray:
+        return fl.lut_lookup_int16(x, lut).astype(np.int64)
 
     return compute
 
@@ -266,7 +306,8 @@ def int16_sigmoid_compute(node: Node, tanh: bool) -> Compute:
         )
     is_pot, log2_in = fm.checked_log2(s_in)
     left_shift = 12 + log2_in
-    if is_pot and (left_shift == 0 or (tanh and left_shift == 1)):
+    pot = is_pot and (left_shift == 0 or (tanh and left_shift == 1))
+    if pot and not reference_rounding(node):  # BUILTIN_REF runs the table at every scale
         function = fm.tanh if tanh else fm.logistic
 
         def compute_pot(x: np.ndarray) -> np.ndarray:
@@ -276,7 +317,8 @@ def int16_sigmoid_compute(node: Node, tanh: bool) -> Compute:
             return function(raw, 3, bits=16).astype(np.int64)
 
         return compute_pot
-    multiplier, shift = _table16_prepare(s_in)
+    # The table kernel's input_multiplier == 0 (power of two) case: 3 << left_shift.
+    multiplier, shift = (3 << left_shift, 0) if pot else _table16_prepare(s_in)
 
     def compute_table(x: np.ndarray) -> np.ndarray:
         return _table16(x, multiplier, shift, tanh)

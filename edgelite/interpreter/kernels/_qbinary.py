@@ -28,7 +28,7 @@ loop except for these details, which decide some roundings and saturations:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
 from typing import Any
 
 import numpy as np
@@ -71,26 +71,52 @@ _WIDTHS: dict[tuple[str, str], dict[int, int]] = {
 }
 
 
-@dataclass(frozen=True)
 class QBinaryData:
-    """Everything a quantized binary kernel needs, decided at prepare."""
+    """Everything a quantized binary kernel needs, decided at prepare (read-only after)."""
 
-    op: str
-    dtype: np.dtype
-    offsets: tuple[int, int]  # minus the input zero points
-    output_offset: int
-    left_shift: int
-    input_multipliers: tuple[tuple[int, int], tuple[int, int]]  # (multiplier, shift) each
-    output_multiplier: tuple[int, int]
-    act_min: int
-    act_max: int
-    rounding: str  # "tflite" (official per-element forms), "double" or "single"
-    pot_shifts: tuple[int, int] | None  # int16 POT path: right shift of each input
-    plan: Plan
-    forms: np.ndarray | None  # FORM_* per output element ("tflite" only)
-    wrapping_forms: tuple[int, ...]  # SIMD forms that narrow to int16 by wrapping, not saturating
-    params: dict[str, int] | None = None  # the C struct of the optimized int16 kernel
-    table: np.ndarray | None = None  # 8-bit: pair_table() for the optimized kernel
+    # A __slots__ class: defining it at import costs ~20 us against ~1.5 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = (
+        "act_max", "act_min", "dtype", "forms", "input_multipliers", "left_shift", "offsets",
+        "op", "output_multiplier", "output_offset", "params", "plan", "pot_shifts",
+        "rounding", "table", "wrapping_forms",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        op: str,
+        dtype: np.dtype,
+        offsets: tuple[int, int],  # minus the input zero points
+        output_offset: int,
+        left_shift: int,
+        input_multipliers: tuple[tuple[int, int], tuple[int, int]],  # (multiplier, shift) each
+        output_multiplier: tuple[int, int],
+        act_min: int,
+        act_max: int,
+        rounding: str,  # "tflite" (official per-element forms), "double" or "single"
+        pot_shifts: tuple[int, int] | None,  # int16 POT path: right shift of each input
+        plan: Plan,
+        forms: np.ndarray | None,  # FORM_* per output element ("tflite" only)
+        wrapping_forms: tuple[int, ...],  # SIMD forms narrowing to int16 by wrapping
+        params: dict[str, int] | None = None,  # the C struct of the optimized int16 kernel
+        table: np.ndarray | None = None,  # 8-bit: pair_table() for the optimized kernel
+    ) -> None:
+        self.op = op
+        self.dtype = dtype
+        self.offsets = offsets
+        self.output_offset = output_offset
+        self.left_shift = left_shift
+        self.input_multipliers = input_multipliers
+        self.output_multiplier = output_multiplier
+        self.act_min = act_min
+        self.act_max = act_max
+        self.rounding = rounding
+        self.pot_shifts = pot_shifts
+        self.plan = plan
+        self.forms = forms
+        self.wrapping_forms = wrapping_forms
+        self.params = params
+        self.table = table
 
 
 def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarray | None:
@@ -225,17 +251,18 @@ def prepare(node: Node, op: str) -> Prepared:
             f"int16 ADD with power-of-two scales (pot_scale_int16) cannot broadcast "
             f"{list(a.shape)} and {list(b.shape)}; give both inputs one shape"
         )
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     plan = make_plan(a.shape, b.shape, size)
     forms = None if pot is not None else simd_forms(op, dtype, plan, rounding)
     data = QBinaryData(
         op, dtype, (-z1, -z2), zo, left_shift, inputs, output, act_min, act_max, rounding,
         pot, plan, forms, _wrapping_forms(op, dtype),
     )  # fmt: skip
+    # The optimized kernel's data, the last fields filled in before anyone sees ``data``.
     if dtype == np.int16:
-        data = replace(data, params=kernel_params(data))
+        data.params = kernel_params(data)
     elif _qelementwise is not None:
-        data = replace(data, table=pair_table(data))
+        data.table = pair_table(data)
     return Prepared(output_shapes=[shape], data=data)
 
 
@@ -277,9 +304,50 @@ def kernel_params(data: QBinaryData) -> dict[str, int]:
 def pair_table(data: QBinaryData) -> np.ndarray:
     """8-bit ops: the result for every (a, b) byte pair, one row per form up to the run's.
 
-    Row ``form``, entry ``a_byte * 256 + b_byte``, computed by the reference
-    arithmetic, viewed as uint8 bytes for ``_qelementwise.qbinary_table``.
+    Row ``form``, entry ``a_byte * 256 + b_byte``, viewed as uint8 bytes for
+    ``_qelementwise.qbinary_table``. Built by ``_qelementwise.pair_table_row`` (the
+    reference arithmetic in C: ~0.3 ms a row instead of ~10 ms of numpy passes over
+    65536 int64 pairs, which made quantized ADD most of an int8 model's load time), or
+    by ``reference_pair_table`` when that cannot run. Rows the optimized walk never
+    reads are left zero: the forms between the scalar one and the run's, and the scalar
+    row itself when every run is a whole number of SIMD blocks (MobileNetV2's ADDs).
     """
+    last = data.plan.run_form if data.forms is not None else 0
+    shifts = (data.input_multipliers[0][1], data.input_multipliers[1][1], data.output_multiplier[1])
+    if _qelementwise is None or not all(-31 <= s <= 30 for s in shifts):
+        return reference_pair_table(data)  # (and the numpy arithmetic's shift errors)
+    table = np.zeros((last + 1, 65536), np.uint8)
+    for form in sorted({last} | ({0} if _reads_scalar_row(data) else set())):
+        _qelementwise.pair_table_row(_pair_params(data, form), table[form])
+    table.flags.writeable = False
+    return table
+
+
+def _reads_scalar_row(data: QBinaryData) -> bool:
+    """Whether ``invoke_optimized`` looks any element up in the scalar form's row."""
+    if data.forms is None:
+        return True
+    width = _WIDTHS[(data.op, data.dtype.name)][data.plan.run_form]
+    return data.plan.run % width != 0
+
+
+def _pair_params(data: QBinaryData, form: int) -> dict[str, int]:
+    """The C parameter struct of ``_qelementwise.pair_table_row`` for one form's row."""
+    (m1, s1), (m2, s2) = data.input_multipliers
+    tflite = data.rounding == "tflite"
+    return dict(
+        op=_OP_CODES[data.op], is_uint8=int(data.dtype == np.uint8),
+        offset1=data.offsets[0], offset2=data.offsets[1], output_offset=data.output_offset,
+        left_shift=data.left_shift, multiplier1=m1, shift1=s1, multiplier2=m2, shift2=s2,
+        output_multiplier=data.output_multiplier[0], output_shift=data.output_multiplier[1],
+        act_min=data.act_min, act_max=data.act_max, tflite=int(tflite),
+        rounding=fp.rounding_code("double" if tflite else data.rounding), form=form,
+        wraps=int(form in data.wrapping_forms),
+    )  # fmt: skip
+
+
+def reference_pair_table(data: QBinaryData) -> np.ndarray:
+    """``pair_table`` computed by the numpy reference arithmetic (``_compute``)."""
     values = np.arange(256, dtype=np.uint8).view(data.dtype).astype(np.int64)
     a, b = np.repeat(values, 256), np.tile(values, 256)
     rows = [_compute(a, b, data, 0)]

@@ -17,9 +17,9 @@ reference and to the oracle.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 
-from ._fixedpoint cimport mbqm, rdbpot, srdhm
+from ._fixedpoint cimport ROUND_DOUBLE, mbqm, rdbpot, srdhm
 from ._threads cimport threads_for
 
 cdef enum:
@@ -300,3 +300,104 @@ def lookup16(const uint16_t[::1] x, uint16_t[::1] out, const uint16_t[::1] table
         return
     for c in prange(threads, nogil=True, num_threads=threads, schedule="static"):
         _lookup16_range(&x[0], &out[0], &table[0], c * chunk, min(n, (c + 1) * chunk))
+
+
+# -- 8-bit pair tables (built at prepare) -----------------------------------------------
+
+cdef struct PairParams:
+    int op
+    bint is_uint8  # uint8 values (else int8)
+    int offset1, offset2, output_offset
+    int left_shift
+    int32_t multiplier1, multiplier2, output_multiplier
+    int shift1, shift2, output_shift
+    int act_min, act_max
+    bint tflite  # rounding "tflite": the per-form arithmetic of the official SIMD loops
+    int rounding  # ROUND_* code of the multiplications when not `tflite`
+    int form  # FORM_* of the row: 0 scalar, 1 elementwise SIMD, 2 scalar-broadcast SIMD
+    bint wraps  # the SIMD form narrows to int16 by wrapping (else saturating)
+
+
+cdef inline int32_t _rescale8(int32_t centred, int32_t multiplier, int shift,
+                              const PairParams* p) noexcept nogil:
+    # _qbinary._rescale_input, one element. The products stay in int64 (|centred| <= 255,
+    # left_shift <= 20) and are wrapped to int32 where the numpy reference wraps.
+    cdef int32_t shifted = <int32_t>(<int64_t>centred * (<int64_t>1 << p.left_shift))
+    if not p.tflite:
+        return mbqm(shifted, multiplier, shift, p.rounding)
+    if p.form == 1 and not p.is_uint8:
+        return srdhm(_neon_shift(centred, p.left_shift + shift), multiplier, 32)
+    if p.form != 0:
+        return _neon_shift(srdhm(shifted, multiplier, 32), shift)
+    return mbqm(shifted, multiplier, shift, ROUND_DOUBLE)
+
+
+cdef void _finish_row(const int32_t* raw, uint8_t* out, const PairParams* p) noexcept nogil:
+    # _qbinary._finish over one row of 256 raw values: output rescale, zero point, clamps.
+    # Separate passes whose parameters are fixed, so that each loop is branch-free.
+    cdef int32_t scaled[256]
+    cdef int rounding = ROUND_DOUBLE if p.tflite else p.rounding
+    cdef int j, low = 0 if p.is_uint8 else -128, high = 255 if p.is_uint8 else 127
+    cdef int64_t value
+    for j in range(256):
+        scaled[j] = mbqm(raw[j], p.output_multiplier, p.output_shift, rounding)
+    if p.form == 0:
+        for j in range(256):
+            out[j] = <uint8_t>_clamp(<int64_t>scaled[j] + p.output_offset, p.act_min, p.act_max)
+        return
+    for j in range(256):
+        # The SIMD loops narrow to int16 (wrapping or saturating), add the zero point in
+        # int16 (wrapping), then saturate to 8 bits.
+        value = <int16_t>scaled[j] if p.wraps else _clamp(scaled[j], -32768, 32767)
+        value = _clamp(<int16_t>(value + p.output_offset), low, high)
+        out[j] = <uint8_t>_clamp(value, p.act_min, p.act_max)
+
+
+cdef void _pair_row(const PairParams* params, uint8_t* out) noexcept nogil:
+    # A local copy of the parameters: stores to the byte output may alias anything
+    # reached through a pointer, which would reload every parameter per element.
+    cdef PairParams local = params[0]
+    cdef const PairParams* p = &local
+    cdef int32_t value[256]
+    cdef int32_t rescaled_a[256]
+    cdef int32_t rescaled_b[256]
+    cdef int32_t raw[256]
+    cdef int i, j
+    cdef int32_t a, difference
+    for i in range(256):
+        value[i] = i if p.is_uint8 else <int8_t>i
+        rescaled_a[i] = _rescale8(value[i] + p.offset1, p.multiplier1, p.shift1, p)
+        rescaled_b[i] = _rescale8(value[i] + p.offset2, p.multiplier2, p.shift2, p)
+    for i in range(256):
+        # The raw (pre-rescale) values of row a = value[i], wrapped to int32 as the
+        # reference does before its output multiplication.
+        if p.op == OP_MUL:
+            a = value[i] + p.offset1
+            for j in range(256):
+                raw[j] = a * (value[j] + p.offset2)  # |product| <= 255 * 255
+        elif p.op == OP_ADD:
+            for j in range(256):
+                raw[j] = <int32_t>(<int64_t>rescaled_a[i] + rescaled_b[j])
+        elif p.op == OP_SUB:
+            for j in range(256):
+                raw[j] = <int32_t>(<int64_t>rescaled_a[i] - rescaled_b[j])
+        else:
+            for j in range(256):
+                difference = <int32_t>(<int64_t>rescaled_a[i] - rescaled_b[j])
+                raw[j] = <int32_t>(<int64_t>difference * difference)
+        _finish_row(raw, out + (i << 8), p)
+
+
+def pair_table_row(dict params, uint8_t[::1] out):
+    """One form's row of ``_qbinary.pair_table`` (8-bit ADD/SUB/MUL/SQUARED_DIFFERENCE).
+
+    The same arithmetic as the numpy reference, element by element; the caller checks
+    that every shift is in [-31, 30] (the numpy reference raises otherwise).
+    """
+    cdef PairParams p = params
+    if out.shape[0] != 65536:
+        raise ValueError("a pair table row has 65536 entries")
+    if not 0 <= p.op <= OP_SQUARED_DIFFERENCE or not 0 <= p.left_shift <= 20:
+        raise ValueError(f"unsupported pair table parameters {params}")
+    with nogil:
+        _pair_row(&p, &out[0])

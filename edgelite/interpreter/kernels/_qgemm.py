@@ -10,8 +10,8 @@ returns None when numpy's OpenBLAS cannot be reached (the numpy reference then r
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
-from typing import NamedTuple
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def scratch(slot: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     view = pool.get(key)
     if view is not None:
         return view
-    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    need = math.prod(shape) * np.dtype(dtype).itemsize
     buffer = pool.get(slot)
     if buffer is None or buffer.nbytes < need:
         buffer = np.empty(max(need, 64), np.uint8)
@@ -87,21 +87,47 @@ def dgemm_pointer() -> tuple[int, bool] | None:
     return _dgemm["dgemm"]
 
 
-class GemmPlan(NamedTuple):
-    weights: np.ndarray  # [O, K] float32 / float64: weight minus its zero point
-    epilogue: tuple  # _qconv epilogue arguments (bias with the zero-point correction)
-    window: tuple[int, ...]  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l)
-    groups: int
-    pad: float  # value of a padding tap: the shifted input zero point
-    xshift: int  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
-    chunk: int  # K-chunk whose float32 sums stay exact
-    cols: tuple[int, ...]  # scratch shapes: [threads, block, K] patches,
-    acc: tuple[int, ...]  # [threads, block, O / groups] GEMM results,
-    iacc: tuple[int, ...]  # [threads, block, O / groups] int32 sums of chunks (or empty)
-    real: type  # np.float32, or np.float64 for int16 inputs
-    gemm: int
-    gemm_int64: bool
-    num_threads: int
+class GemmPlan:
+    """What ``_qconv.conv_gemm`` needs for one layer, decided at prepare."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
+    # NamedTuple, and kernel-module imports are load time.
+    __slots__ = (
+        "acc", "chunk", "cols", "epilogue", "gemm", "gemm_int64", "groups", "iacc",
+        "num_threads", "pad", "real", "weights", "window", "xshift",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        weights: np.ndarray,  # [O, K] float32 / float64: weight minus its zero point
+        epilogue: tuple,  # _qconv epilogue arguments (bias with the zero-point correction)
+        window: tuple[int, ...],  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l)
+        groups: int,
+        pad: float,  # value of a padding tap: the shifted input zero point
+        xshift: int,  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
+        chunk: int,  # K-chunk whose float32 sums stay exact
+        cols: tuple[int, ...],  # scratch shapes: [threads, block, K] patches,
+        acc: tuple[int, ...],  # [threads, block, O / groups] GEMM results,
+        iacc: tuple[int, ...],  # [threads, block, O / groups] int32 sums of chunks (or empty)
+        real: type,  # np.float32, or np.float64 for int16 inputs
+        gemm: int,
+        gemm_int64: bool,
+        num_threads: int,
+    ) -> None:
+        self.weights = weights
+        self.epilogue = epilogue
+        self.window = window
+        self.groups = groups
+        self.pad = pad
+        self.xshift = xshift
+        self.chunk = chunk
+        self.cols = cols
+        self.acc = acc
+        self.iacc = iacc
+        self.real = real
+        self.gemm = gemm
+        self.gemm_int64 = gemm_int64
+        self.num_threads = num_threads
 
 
 def _block_rows(rows: int, k: int, out: int, itemsize: int) -> int:
@@ -132,18 +158,25 @@ def plan_conv(
         return None
     out_c, k = weights.shape
     # Weights minus zero point, straight in the GEMM's float type (exact: |w - zw| <= 255,
-    # or 2^16 for int16 weights).
+    # or 2^16 for int16 weights). The other passes read the integer weights: a quarter
+    # of the bytes, and no float temporaries (page faults are much of a model's load).
     centred: np.ndarray = weights.astype(real)
-    if np.any(weight_zero):
-        centred = np.subtract(centred, np.asarray(weight_zero, real).reshape(-1, 1))
+    zero = np.asarray(weight_zero, np.int64).reshape(-1)
+    if np.any(zero):
+        np.subtract(centred, zero.astype(real).reshape(-1, 1), out=centred)
+        peak_weight = int(np.abs(centred).max(initial=0))
+    else:
+        peak_weight = max(-int(weights.min(initial=0)), int(weights.max(initial=0)))
     xshift = 128 if x_dtype == np.dtype(np.uint8) else 0
     pad = x_zero - xshift
     # Shifted inputs and padding lie in [-128, 128] (int8 / uint8); int16 uses float64.
     limit = 2**53 if wide else FLOAT32_EXACT
-    peak = max(int(np.abs(centred).max(initial=0)), 1) * (32768 if wide else 128)
+    peak = max(peak_weight, 1) * (32768 if wide else 128)
     chunk = max(1, min(k, limit // peak))
     # sum_k (x - zx) w = sum_k (x - xshift) w - pad * sum_k w: the bias takes the second term.
-    correction = pad * centred.sum(axis=1, dtype=np.float64).astype(np.int64) if pad else 0
+    correction = 0
+    if pad:
+        correction = pad * (weights.sum(axis=1, dtype=np.int64) - k * zero)
     total = (np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)) - correction
     int64_modes = bool(np.any(rq.codes == MODE_CODES["int64"]))
     epilogue = rq.epilogue(

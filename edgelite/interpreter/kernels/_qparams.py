@@ -61,9 +61,33 @@ def check_int16_symmetric(info: TensorInfo, zero_point: int, what: str) -> None:
         )
 
 
+# Interpreter(rounding=...) values a Node carries: the official optimized kernels' forms op
+# by op, the official reference kernels (BUILTIN_REF), or one of TFLite's two builds forced.
+NODE_ROUNDINGS = ("tflite", "reference", "double", "single")
+
+
 def rounding_mode(node: Node, official: str) -> str:
-    """The multiplier rounding to use: the op's official form unless the user forced one."""
-    return official if node.rounding == "tflite" else node.rounding
+    """The multiplier rounding to use: the op's official form unless the user forced one.
+
+    ``official`` is what the optimized official kernel of this op and path uses (for
+    rounding="tflite"). rounding="reference" reproduces the official reference kernels,
+    which are the scalar code of the default double-rounding build: "double" everywhere
+    (kernels whose reference *algorithm* differs check ``node.rounding`` themselves).
+    """
+    wanted = getattr(node, "rounding", "tflite")
+    if wanted == "tflite":
+        return official
+    if wanted == "reference":
+        return "double"
+    if wanted in ("double", "single"):
+        return wanted
+    listed = ", ".join(repr(name) for name in NODE_ROUNDINGS)
+    raise PrepareError(f"rounding {wanted!r} is not one of {listed}")
+
+
+def reference_rounding(node: Node) -> bool:
+    """Whether the node reproduces the official reference kernels (rounding="reference")."""
+    return getattr(node, "rounding", "tflite") == "reference"
 
 
 def symmetric_scale(info: TensorInfo, what: str) -> float:

@@ -16,6 +16,8 @@ Output parameters are fixed by TFLite and checked here with its rules: SOFTMAX i
 -> int8 needs zero point -128 and scale 1/256 (within 0.1%), int16 -> int16 zero
 point 0 and scale 1/32768 (within 0.1%); LOG_SOFTMAX needs scale 16/256 and zero
 point 127 (int8) / 255 (uint8). The optimized row loops are in ``_qsoftmax_rows``.
+Under rounding="reference" 8-bit SOFTMAX is the reference kernels' fixed-point
+computation instead (``_qsoftmax_ref``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from . import _qsoftmax_ref
 from . import fixedpoint as fp
 from . import fixedpoint_lut as fl
 from . import fixedpoint_math as fm
-from ._qparams import per_tensor, rounding_mode
+from ._qparams import per_tensor, reference_rounding, rounding_mode
 from .base import Node, Prepared, PrepareError
 
 try:
@@ -51,6 +54,7 @@ class QSoftmaxData:
     multiplier: tuple[int, int] = (0, 0)  # softmax16: input rescale
     mode: str = "double"
     num_threads: int = 1
+    reference: tuple[int, int, int] | None = None  # softmax8_ref: _qsoftmax_ref params
 
 
 def prepare(node: Node, log: bool) -> Prepared:
@@ -68,6 +72,10 @@ def prepare(node: Node, log: bool) -> Prepared:
         return Prepared(output_shapes=[x.shape], data=data)
     beta = float(np.float32(getattr(node.options, "beta", 0.0)))
     _check_softmax(x.dtype, out, s_out, z_out)
+    if x.dtype in _8BIT and reference_rounding(node):  # BUILTIN_REF: gemmlowp fixed point
+        params = _qsoftmax_ref.reference_params(beta, float(np.float32(s_in)))
+        data = QSoftmaxData("softmax8_ref", None, s_in, s_out, z_out, reference=params)
+        return Prepared(output_shapes=[x.shape], data=data)
     if x.dtype in _8BIT:
         table = fl.softmax_exp_table(s_in, beta)
         data = QSoftmaxData("softmax8", table, s_in, s_out, z_out, num_threads=threads)
@@ -180,7 +188,17 @@ def _softmax16(x: np.ndarray, out: np.ndarray, data: QSoftmaxData) -> None:
     out[...] = np.clip(result, 0, 32767)
 
 
-_REFERENCE = {"softmax8": _softmax8, "log_softmax8": _log_softmax8, "softmax16": _softmax16}
+def _softmax8_ref(x: np.ndarray, out: np.ndarray, data: QSoftmaxData) -> None:
+    assert data.reference is not None
+    _qsoftmax_ref.softmax8(x, out, data.reference)
+
+
+_REFERENCE = {
+    "softmax8": _softmax8,
+    "log_softmax8": _log_softmax8,
+    "softmax16": _softmax16,
+    "softmax8_ref": _softmax8_ref,
+}
 
 
 def invoke_reference(data: QSoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
@@ -195,7 +213,10 @@ _OUT_KINDS = {np.dtype(np.int8): 0, np.dtype(np.uint8): 1, np.dtype(np.int16): 2
 def invoke_optimized(data: QSoftmaxData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """8-bit inputs: the Cython row loop (``_qsoftmax_rows.softmax8``); int16: the reference."""
     x, out = np.ascontiguousarray(inputs[0]), outputs[0]
-    if data.kind == "softmax16" or _qsoftmax_rows is None or not out.flags.c_contiguous:
+    if data.kind in ("softmax16", "softmax8_ref") or _qsoftmax_rows is None:
+        invoke_reference(data, inputs, outputs)
+        return
+    if not out.flags.c_contiguous:
         invoke_reference(data, inputs, outputs)
         return
     params = dict(

@@ -27,6 +27,13 @@ REDUCE_PROD (int8, int16 with quantization parameters)
     no reduced axis is longer than 1 the optimized kernel copies the raw values,
     whatever the parameters.
 
+Under rounding="reference" the official reference kernels (BUILTIN_REF) are reproduced:
+MEAN always takes the ``QuantizedMeanOrSum`` path (no Mean4D); SUM is
+``QuantizedMeanOrSum`` too, with the multiplier of ``s_in / s_out`` (no 1/count) and
+"double" rounding instead of float arithmetic; REDUCE_PROD multiplies each output's
+elements in row-major input order (the optimized kernel follows the axis list) and
+never takes the copy shortcut.
+
 Sums are int32 in TFLite (they wrap past 2^31); the kernels here add in int64 and
 wrap the same way. An empty input gives raw zeros for MEAN and SUM, like TFLite.
 """
@@ -39,7 +46,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import fixedpoint as fp
-from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
+from ._qparams import check_int16_symmetric, per_tensor, reference_rounding, rounding_mode
 from .base import Node, PrepareError, TensorInfo
 
 try:
@@ -75,6 +82,7 @@ class QuantReduce:
     # The optimized kernel's (outer, reduce, inner) block and per-inner vector flags
     block: tuple[int, int, int] | None = None
     fast_mask: np.ndarray | None = None
+    row_major: bool = False  # PROD: multiply in row-major input order (reference kernel)
 
 
 def vector_channels(depth: int, threads: int) -> np.ndarray:
@@ -119,11 +127,16 @@ def _params(node: Node, x: TensorInfo, out: TensorInfo) -> tuple[float, int, flo
     return s_in, z_in, s_out, z_out
 
 
-def prepare_mean(node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d: bool):
-    """The prepared quantized MEAN (see the module docstring for the two paths)."""
+def prepare_mean(
+    node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d: bool, total: bool = False
+):
+    """The prepared quantized MEAN (see the module docstring for the two paths).
+
+    ``total``: the reference kernels' SUM, which is this path without the 1/count.
+    """
     s_in, z_in, s_out, z_out = _params(node, x, out)
     limits = np.iinfo(x.dtype)
-    if mean4d:
+    if mean4d and not reference_rounding(node):
         f32 = np.float32
         offset = f32(f32(z_in) * f32(s_in)) / f32(s_out)
         offset = offset + f32(0.5) if offset > 0 else offset - f32(0.5)
@@ -144,7 +157,7 @@ def prepare_mean(node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d:
         )
     rounding = rounding_mode(node, "double")
     multiplier, shift = _multiplier(s_in / s_out, rounding)
-    if count > 0:
+    if count > 0 and not total:
         # Fold 1/count into the multiplier as TFLite does (keeping the shift >= -31).
         k = min(count.bit_length() - 1, 32, 31 + shift)
         multiplier, shift = (multiplier << k) // count, shift - k
@@ -154,7 +167,9 @@ def prepare_mean(node: Node, x: TensorInfo, out: TensorInfo, count: int, mean4d:
 
 
 def prepare_sum(node: Node, x: TensorInfo, out: TensorInfo, count: int) -> QuantReduce:
-    """The prepared quantized SUM (float32 rescaling)."""
+    """The prepared quantized SUM (float32 rescaling; the reference kernels' integer form)."""
+    if reference_rounding(node):
+        return prepare_mean(node, x, out, count, False, total=True)
     s_in, z_in, s_out, z_out = _params(node, x, out)
     limits = np.iinfo(x.dtype)
     scale = np.float32(s_in) / np.float32(s_out)
@@ -172,7 +187,8 @@ def prepare_prod(
         raise PrepareError("quantized REDUCE_PROD supports int8 and int16, not uint8")
     s_in, z_in, s_out, z_out = _params(node, x, out)
     limits = np.iinfo(x.dtype)
-    if all(x.shape[a] == 1 for a in axes):
+    row_major = reference_rounding(node)
+    if all(x.shape[a] == 1 for a in axes) and not row_major:
         return QuantReduce(COPY, z_in, z_out, int(limits.min), int(limits.max))
     multiplier = shift = 0
     if count > 0:
@@ -183,7 +199,9 @@ def prepare_prod(
                 f"REDUCE_PROD rescale factor {scaling:g} per element is out of the range the "
                 "64-bit multiplier supports (shift must be in [-31, 7])"
             )
-    return QuantReduce(PROD, z_in, z_out, int(limits.min), int(limits.max), multiplier, shift)
+    return QuantReduce(
+        PROD, z_in, z_out, int(limits.min), int(limits.max), multiplier, shift, row_major=row_major
+    )
 
 
 # -- invoke (numpy reference) ------------------------------------------------------------
@@ -219,6 +237,8 @@ def _sum(q: QuantReduce, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 def _prod(q: QuantReduce, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     # Each output multiplies its elements in input order: the reduced axes, moved to
     # the front in order and flattened, enumerate them in that order.
+    if q.row_major:
+        axes = tuple(sorted(axes))
     front = np.moveaxis(x, axes, tuple(range(len(axes))))
     count = math.prod(front.shape[: len(axes)])
     rows = front.reshape(count, -1).astype(np.int64) - q.in_zero_point

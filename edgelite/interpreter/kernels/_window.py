@@ -8,6 +8,8 @@ so only the leading padding needs to be kept.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, Padding
@@ -110,7 +112,7 @@ def float_bias(node: Node, index: int, channels: int, op: str) -> np.ndarray | N
     if bias is None:
         return None
     check_dtype(bias, (np.float32,), "bias")
-    if int(np.prod(bias.shape)) != channels:
+    if math.prod(bias.shape) != channels:
         raise PrepareError(
             f"bias {bias.name!r} has shape {list(bias.shape)}; {op} needs {channels} values"
         )

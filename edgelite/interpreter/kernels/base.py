@@ -87,7 +87,8 @@ class Node:
     intermediates: list[TensorInfo] = field(default_factory=list)
     subgraph: int = 0
     num_threads: int = 1
-    # "tflite": each op's official multiplier rounding; "double"/"single": forced everywhere.
+    # "tflite": each op's official (optimized kernel) arithmetic; "reference": the official
+    # reference kernels' (BUILTIN_REF); "double"/"single": one multiplier form forced.
     rounding: str = "tflite"
     # The interpreter's services for control-flow and variable ops (WHILE, IF,
     # CALL_ONCE, VAR_HANDLE ...): set by the core, None in plain kernel tests.

@@ -9,8 +9,9 @@ BUILTIN kernels bit for bit:
   ``rint(x * float(1 / scale))`` (a float32 product, halves to even), the last
   ``size % 8`` elements ``round(double(x) / scale)`` (halves away from zero); then
   ``+ zero_point``, clamped to the output type.
-* QUANTIZE per channel (TFLite's reference kernel everywhere):
-  ``round(x / scale)`` with a float32 division, halves away from zero.
+* QUANTIZE per channel (TFLite's reference kernel everywhere), and per tensor under
+  rounding="reference" (BUILTIN_REF): ``round(x / scale)`` with a float32 division,
+  halves away from zero.
 * In both, NaN and values beyond int32 become INT_MIN before the zero point is
   added, as the x86 conversion instructions do.
 * DEQUANTIZE: ``float(scale * (q - zero_point))``, the product taken exactly.
@@ -30,6 +31,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator, DimensionType, TensorType
 from ...schema.model import QuantizationParameters, Sparsity
 from . import _qrequantize
+from ._qparams import reference_rounding
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_type, is_quantized
 
@@ -39,6 +41,9 @@ class AffineData:
     # scale (float32) and zero point (int32), shaped to broadcast against the tensor.
     scale: np.ndarray
     zero_point: np.ndarray
+    # Per-tensor QUANTIZE: the optimized kernel's blocks of 8 (False: the reference
+    # kernel's float division everywhere, as for per-channel parameters).
+    blocked: bool = True
 
 
 def _affine(info: TensorInfo, what: str) -> AffineData:
@@ -83,7 +88,10 @@ def prepare_quantize(node: Node) -> Prepared:
         return _qrequantize.prepare(node)
     check_type(node, x, (TensorType.FLOAT32,))
     check_type(node, out, QUANTIZED_TYPES, "output", allow_quantized=True)
-    return Prepared(output_shapes=[x.shape], data=_affine(out, "output"))
+    params = _affine(out, "output")
+    if reference_rounding(node):  # BUILTIN_REF: AffineQuantize, a float32 division
+        params = AffineData(params.scale, params.zero_point, blocked=False)
+    return Prepared(output_shapes=[x.shape], data=params)
 
 
 def round_half_away(values: np.ndarray) -> np.ndarray:
@@ -133,7 +141,7 @@ def invoke_quantize(data: AffineData, inputs: list[Any], outputs: list[np.ndarra
         _qrequantize.invoke_reference(data, inputs, outputs)
         return
     out = outputs[0]
-    if data.scale.ndim == 0:
+    if data.scale.ndim == 0 and data.blocked:
         out[...] = quantize_values_blocked(inputs[0], data, out.dtype)
     else:
         out[...] = quantize_values(inputs[0], data, out.dtype)

@@ -23,7 +23,9 @@ and zero point), as the official runtime does:
   the output is ``(s +- 2^19) / 2^20`` (C division; rounding "single":
   ``(s + 2^19) >> 20``, TFLITE_SINGLE_ROUNDING's form);
 - uint8: the optimized kernel's float formula, ``(uint8)(v00 * w00 + v01 * w01 +
-  v10 * w10 + v11 * w11 + 0.5f)`` with the float32 weights of the float kernel.
+  v10 * w10 + v11 * w11 + 0.5f)`` with the float32 weights of the float kernel;
+  under rounding="reference" (BUILTIN_REF) the float kernel's own products and sum
+  order, + 0.5f, truncated.
 
 Nearest neighbour only copies elements, so it is bit-exact for every dtype. A
 non-constant size makes the output dynamic.
@@ -31,7 +33,7 @@ non-constant size makes the output dynamic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -114,7 +116,9 @@ def _quantized_bilinear(node: Node, x) -> str:
             f"quantized RESIZE_BILINEAR needs the output's scale and zero point equal to the "
             f"input's: ({x.scale:g}, {x.zero_point}) vs ({out.scale:g}, {out.zero_point})"
         )
-    return "uint8" if x.dtype == np.dtype(np.uint8) else "integer"
+    if x.dtype != np.dtype(np.uint8):
+        return "integer"
+    return "uint8_ref" if getattr(node, "rounding", "tflite") == "reference" else "uint8"
 
 
 def prepare(node: Node) -> Prepared:
@@ -185,6 +189,12 @@ def invoke(data: OpData, inputs: list, outputs: list) -> None:
 def _invoke_integer(data: OpData, x: np.ndarray, out: np.ndarray) -> None:
     """Quantized bilinear (numpy, also the optimized path: memory bound either way)."""
     (y0, y1, fy), (x0, x1, fx) = data.rows, data.cols
+    if data.integer == "uint8_ref":
+        # BUILTIN_REF: the float kernel's formula, + 0.5f, truncated.
+        float_out = np.empty(out.shape, np.float32)
+        invoke(replace(data, integer=""), [x.astype(np.float32)], [float_out])
+        out[...] = (float_out + np.float32(0.5)).astype(np.int64)
+        return
     if data.integer == "uint8":
         # ResizeBilinearGenericSmallChannel: float32 weights, one sum left to right.
         one = np.float32(1)
