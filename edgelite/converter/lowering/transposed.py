@@ -98,16 +98,17 @@ def _explicit(ctx: Lowering, node: GraphNode, filters: int, kernel: list[int], s
     pads = explicit_pads(node, 4)
     if pads[[0, 3]].any():
         raise LoweringError(f"explicit padding {pads.tolist()} on batch or channels")
-    sizes = ctx.const(node.inputs[0])
-    if sizes is None:
+    value = ctx.const(node.inputs[0])
+    if value is None:
         raise LoweringError("explicit padding needs a constant output shape")
-    sizes = [int(d) for d in sizes]
-    inner = [d for d in ctx.shape(node.inputs[2])[1:3]]
-    if None in inner:
+    sizes = [int(d) for d in value]
+    known = ctx.shape(node.inputs[2])[1:3]
+    if None in known:
         raise LoweringError("explicit padding needs known input height and width")
+    inner = [int(d) for d in known]  # type: ignore[arg-type]
     sh, sw = strides
     x = ctx.input(node, 2)
-    mode = _explicit_mode(pads, sizes[1:3], inner, kernel, strides)  # type: ignore[arg-type]
+    mode = _explicit_mode(pads, sizes[1:3], inner, kernel, strides)
     if mode is not None:
         out = ctx.output(node)
         ctx.emit(B.TRANSPOSE_CONV, [ctx.input(node, 0), filters, x], [out],

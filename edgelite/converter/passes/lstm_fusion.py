@@ -1,7 +1,8 @@
 """Keras LSTM loops -> UNIDIRECTIONAL_SEQUENCE_LSTM, where the maths is exactly Keras's.
 
 A WHILE whose body ``lstm_match`` recognises, whose cond runs exactly T steps, with
-constant initial states and a static batch, becomes one UNIDIRECTIONAL_SEQUENCE_LSTM
+constant initial states (or, for a dynamic batch, Keras's zeros FILLed to the run-time
+batch), becomes one UNIDIRECTIONAL_SEQUENCE_LSTM
 (no peepholes, projection or layer norm; tanh; cell_clip 0, i.e. no clipping, as
 Keras). Anything else stays a WHILE loop.
 
@@ -15,11 +16,12 @@ precompute a reshape of a constant once.) The official converter emits the bare 
 zero-initialised variables and no reset, so its model carries the state over from one
 invoke to the next (outputs drift from Keras's from the second invoke on).
 
-The last step (``return_sequences=False``, or the final h) is the output-state variable
-itself after the op: no STRIDED_SLICE of the sequence (which the official converter
-emits). So a last-step LSTM costs the reset and the op, as many ops as the official
-converter's stateful form; a whole-sequence LSTM costs one op more than it (the reset:
-a stateless fused op cannot be written with fewer).
+Several fused LSTMs of one subgraph share one reset op (a SPLIT / SPLIT_V of all their
+initial states); see ``lstm_reset``.
+
+So a subgraph's fused LSTMs cost exactly one op more than the official converter's
+stateful form (the reset): a stateless fused op cannot be written with fewer (the
+runtime takes only buffer-less variables as the state and never resets them itself).
 
 The input TRANSPOSE to time-major that Keras adds is folded into ``time_major=False``
 when the loop is its only reader, and the one back after it when that is the output's.
@@ -32,23 +34,23 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType
 from ...schema.generated.options import (
     ReshapeOptions,
-    SplitOptions,
+    StridedSliceOptions,
     UnidirectionalSequenceLSTMOptions,
 )
 from ...schema.model import Model, Operator, Subgraph, Tensor
 from .common import B, View, add_constant, code_of, constant, replace_output
 from .dead_code import eliminate_dead_code
+from .lstm_layout import batch_major_chains, signature, swap_transpose, used
 from .lstm_match import GATES, LstmBody, match_body, trip_count
+from .lstm_reset import merge_resets, reset_ops
 from .unused_subgraphs import drop_unused_subgraphs
-
-_SWAP = [1, 0, 2]  # time-major <-> batch-major
 
 
 def fuse_lstm_loops(model: Model) -> int:
     """Replace every recognised LSTM loop; returns how many were fused."""
     fused = 0
     for sg in model.subgraphs:
-        index = 0
+        index, resets = 0, []
         while index < len(sg.operators):
             op = sg.operators[index]
             replacement = _fuse(model, sg, op) if code_of(model, op) == B.WHILE else None
@@ -56,22 +58,18 @@ def fuse_lstm_loops(model: Model) -> int:
                 index += 1
                 continue
             new_ops, dropped = replacement
+            if code_of(model, new_ops[0]) == B.SPLIT:  # a constant-state reset
+                resets.append(new_ops[0])
             sg.operators[index : index + 1] = new_ops
             sg.operators = [o for o in sg.operators if all(o is not d for d in dropped)]
             fused += 1
+        merge_resets(model, sg, resets)
+        batch_major_chains(model, sg)
     if fused:
         for sg in model.subgraphs:
             eliminate_dead_code(model, sg)
         drop_unused_subgraphs(model)
     return fused
-
-
-def _static(t: Tensor) -> bool:
-    return t.shape_signature is None or -1 not in t.shape_signature
-
-
-def _signature(t: Tensor) -> list[int]:
-    return list(t.shape_signature if t.shape_signature is not None else t.shape)
 
 
 def _initial_state(model: Model, sg: Subgraph, view: View, tensor: int):
@@ -89,22 +87,6 @@ def _initial_state(model: Model, sg: Subgraph, view: View, tensor: int):
     return fill if filler is not None and filler.size == 1 else None
 
 
-def _used(sg: Subgraph, view: View, tensor: int) -> bool:
-    return bool(view.users.get(tensor)) or tensor in sg.outputs
-
-
-def _swap_transpose(model: Model, sg: Subgraph, op: Operator) -> bool:
-    """TRANSPOSE [1, 0, 2], or the RESHAPE it became where batch or time is 1."""
-    if code_of(model, op) == B.RESHAPE:
-        before, after = sg.tensors[op.inputs[0]].shape, sg.tensors[op.outputs[0]].shape
-        swapped = len(before) == 3 and list(after) == [before[1], before[0], before[2]]
-        return swapped and 1 in before[:2] and _static(sg.tensors[op.outputs[0]])
-    if code_of(model, op) != B.TRANSPOSE:
-        return False
-    perm = constant(model, sg, op.inputs[1])
-    return perm is not None and list(perm.reshape(-1)) == _SWAP
-
-
 def _fuse(model: Model, sg: Subgraph, loop: Operator) -> tuple[list, list] | None:
     """(ops replacing ``loop``, ops to drop) or None when the loop is not a Keras LSTM."""
     options = loop.builtin_options
@@ -119,18 +101,18 @@ def _fuse(model: Model, sg: Subgraph, loop: Operator) -> tuple[list, list] | Non
         starts[k] = int(value.reshape(()))
     trips = trip_count(model, model.subgraphs[options.cond_subgraph_index], starts)
     xs = sg.tensors[loop.inputs[body.x]]
-    steps, _, features = _signature(xs) if len(xs.shape) == 3 else (-1, -1, -1)
+    steps, _, features = signature(xs) if len(xs.shape) == 3 else (-1, -1, -1)
     if trips != steps or trips < 1 or features < 0 or xs.type != 0:
         return None  # the batch alone may be dynamic
     view = View.of(sg)
     init = [_initial_state(model, sg, view, loop.inputs[k]) for k in (body.h, body.c)]
     if len({type(v) for v in init}) != 1 or init[0] is None:
         return None  # both constants, or both FILLs
-    if any(_used(sg, view, loop.outputs[k]) for k in [*body.counters, body.c]):
+    if any(used(sg, view, loop.outputs[k]) for k in [*body.counters, body.c]):
         return None
     if body.kind == "sequence" and sg.tensors[loop.outputs[body.out]].shape[0] != trips:
         return None
-    if _used(sg, view, loop.outputs[body.x]):
+    if used(sg, view, loop.outputs[body.x]):
         replace_output(sg, loop.outputs[body.x], loop.inputs[body.x])
         view = View.of(sg)
     return _rewrite(model, sg, view, loop, body, init)
@@ -142,13 +124,13 @@ def _layout(model: Model, sg: Subgraph, view: View, loop: Operator, body: LstmBo
     maker = view.producer.get(x_list)
     batch_in = None
     alone = maker is not None and view.only_user(x_list) is not None and x_list not in sg.inputs
-    if alone and _swap_transpose(model, sg, sg.operators[maker]):  # type: ignore[index]
+    if alone and swap_transpose(model, sg, sg.operators[maker]):  # type: ignore[index]
         batch_in = sg.operators[maker].inputs[0]  # type: ignore[index]
     if body.kind == "last":
         return (batch_in, None, False, None) if batch_in is not None else (x_list, None, True, None)
     user = view.only_user(out_list)
     after = sg.operators[user] if user is not None else None
-    if batch_in is not None and after is not None and _swap_transpose(model, sg, after):
+    if batch_in is not None and after is not None and swap_transpose(model, sg, after):
         return batch_in, after.outputs[0], False, after
     return x_list, out_list, True, None
 
@@ -157,14 +139,14 @@ def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
     x, seq, time_major, dropped = _layout(model, sg, view, loop, body)
     name = sg.tensors[loop.outputs[body.out]].name
     xs = sg.tensors[loop.inputs[body.x]]
-    (steps, batch, _), dynamic = xs.shape, _signature(xs)[1] < 0
+    (steps, batch, _), dynamic = xs.shape, signature(xs)[1] < 0
     units = body.weights["i"].shape[0]
     if seq is None:
         shape = [steps, batch, units] if time_major else [batch, steps, units]
         seq = sg.add_tensor(Tensor(name=f"{name}/sequence", shape=shape, has_rank=True))
     if dynamic:
-        signature = [steps, -1, units] if time_major else [-1, steps, units]
-        sg.tensors[seq].shape_signature = signature
+        dims = [steps, -1, units] if time_major else [-1, steps, units]
+        sg.tensors[seq].shape_signature = dims
 
     def const(suffix: str, value: np.ndarray) -> int:
         return add_constant(model, sg, f"{name}/{suffix}", np.ascontiguousarray(value))
@@ -180,7 +162,7 @@ def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
         )
         for s in ("output_state", "cell_state")
     ]
-    reset = _reset(model, sg, init, states, const)
+    reset = reset_ops(model, sg, init, states, const)
     weights = [const(f"w_{g}", body.weights[g]) for g in GATES]
     recurrent = [const(f"r_{g}", body.recurrent[g]) for g in GATES]
     biases = [const(f"b_{g}", body.bias[g]) for g in GATES]
@@ -194,29 +176,8 @@ def _rewrite(model, sg, view, loop, body: LstmBody, init) -> tuple[list, list]:
         ),
     )
     readers = _row_readers(model, sg, view, loop.outputs[body.out]) if body.kind == "last" else []
-    tail = _last_step(model, sg, view, loop, body, states[0], readers)
+    tail = _last_step(model, sg, view, loop, body, seq, time_major, readers)
     return [*reset, lstm, *tail], [dropped] if dropped is not None else readers
-
-
-def _reset(model: Model, sg: Subgraph, init: list, states: list[int], const) -> list[Operator]:
-    """The ops writing the initial h and c into the state variables, each invoke: one
-    SPLIT of a constant, or (dynamic batch) Keras's FILL once per variable."""
-    if isinstance(init[0], np.ndarray):
-        batch, units = sg.tensors[states[0]].shape
-        both = np.concatenate([np.broadcast_to(v, (batch, units)) for v in init], axis=1)
-        axis = const("state_axis", np.array(1, np.int32))
-        split = Operator(
-            opcode_index=model.opcode_index(B.SPLIT, 1),
-            inputs=[axis, const("initial_state", both.astype(np.float32))],
-            outputs=states,
-            builtin_options=SplitOptions(2),
-        )
-        return [split]
-    fill = model.opcode_index(B.FILL, 1)
-    return [
-        Operator(opcode_index=fill, inputs=list(op.inputs), outputs=[state])
-        for op, state in zip(init, states)
-    ]
 
 
 def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Operator]:
@@ -230,7 +191,7 @@ def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Opera
         out = sg.tensors[op.outputs[0]]
         if code_of(model, op) not in (B.STRIDED_SLICE, B.RESHAPE, B.SQUEEZE) or op.inputs[0] != row:
             return []
-        if out.num_elements != size or _signature(out) != _signature(sg.tensors[row])[1:]:
+        if out.num_elements != size or signature(out) != signature(sg.tensors[row])[1:]:
             return []
         if code_of(model, op) == B.STRIDED_SLICE:
             strides = constant(model, sg, op.inputs[3])
@@ -239,26 +200,45 @@ def _row_readers(model: Model, sg: Subgraph, view: View, row: int) -> list[Opera
     return readers
 
 
-def _last_step(model, sg, view, loop, body, h_state, readers) -> list[Operator]:
-    """Ops giving the final h (and the one-row output list); the final h itself is read
-    from the output-state variable, which holds exactly the last row of the sequence once
-    the op has run (and is only rewritten by the reset at the start of the next invoke).
-    The official converter spends a STRIDED_SLICE of the sequence on it."""
+def _last_step(model, sg, view, loop, body, seq, time_major, readers) -> list[Operator]:
+    """Ops giving the final h (and the one-row output list): a STRIDED_SLICE of the
+    sequence's last step, as the official converter emits. (The output-state variable
+    holds the same values once the op has run, but a reader of it would not depend on
+    the op by dataflow: XNNPACK's partitioner then runs such a reader before the LSTM.)"""
     h_out, list_out = loop.outputs[body.h], loop.outputs[body.out]
-    for op in readers:  # they take the last step: the state variable holds it
-        replace_output(sg, op.outputs[0], h_state)
-    if _used(sg, view, h_out):
-        replace_output(sg, h_out, h_state)
-    if body.kind != "last" or readers or not _used(sg, view, list_out):
+    for op in readers:  # they take the last step from the sequence directly
+        if not used(sg, view, h_out):
+            h_out = op.outputs[0]
+        else:
+            replace_output(sg, op.outputs[0], h_out)
+    wants_list = body.kind == "last" and not readers and used(sg, view, list_out)
+    if not used(sg, view, h_out) and not wants_list and not readers:
         return []
-    batch, units = _signature(sg.tensors[h_state])
-    name = sg.tensors[list_out].name
-    shape = add_constant(model, sg, f"{name}/row", np.asarray([1, batch, units], np.int32))
-    return [
-        Operator(
-            opcode_index=model.opcode_index(B.RESHAPE, 1),
-            inputs=[h_state, shape],
-            outputs=[list_out],
-            builtin_options=ReshapeOptions([1, batch, units]),
+    axis = 0 if time_major else 1
+    sequence = sg.tensors[seq]
+    steps, batch, units = sequence.shape[axis], signature(sequence)[1 - axis], sequence.shape[2]
+    if not used(sg, view, h_out) and not readers:
+        h_out = sg.add_tensor(Tensor(name=f"{sg.tensors[list_out].name}/last", has_rank=True))
+    sg.tensors[h_out].shape = [sequence.shape[1 - axis], units]
+    sg.tensors[h_out].shape_signature = [-1, units] if batch < 0 else None
+    begin, end = [0, 0, 0], [0, 0, 0]
+    begin[axis], end[axis] = steps - 1, steps
+    others = 0b111 & ~(1 << axis)  # whole batch and units, whatever their run-time size
+    name = sg.tensors[h_out].name
+    ends = [add_constant(model, sg, f"{name}/{k}", np.asarray(v, np.int32))
+            for k, v in (("begin", begin), ("end", end), ("strides", [1, 1, 1]))]  # fmt: skip
+    options = StridedSliceOptions(begin_mask=others, end_mask=others, shrink_axis_mask=1 << axis)
+    code = model.opcode_index(B.STRIDED_SLICE, 1)
+    ops = [Operator(opcode_index=code, inputs=[seq, *ends], outputs=[h_out])]
+    ops[0].builtin_options = options
+    if wants_list:
+        shape = add_constant(model, sg, f"{name}/row", np.asarray([1, batch, units], np.int32))
+        ops.append(
+            Operator(
+                opcode_index=model.opcode_index(B.RESHAPE, 1),
+                inputs=[h_out, shape],
+                outputs=[list_out],
+                builtin_options=ReshapeOptions([1, batch, units]),
+            )
         )
-    ]
+    return ops
