@@ -47,6 +47,7 @@ KERNEL_MODULES: dict[str, tuple[str, ...]] = {
     "pooling": ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"),
     "transpose_conv": ("TRANSPOSE_CONV",),
     "conv_3d": ("CONV_3D",),
+    "conv_3d_transpose": ("CONV_3D_TRANSPOSE",),
     "resize": ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"),
     "normalization": ("L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"),
     # shape, data movement, reductions, gather/scatter, index ops

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgelite.interpreter.errors import UnsupportedOpError
 from tests.converter.helpers import (
     check_keras,
     check_runs,
@@ -262,11 +261,6 @@ def test_conv3d_transpose_runs_in_litert(name):
     assert_close_to_source(run_litert(data, [x])[0], expected, "litert vs keras")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnsupportedOpError,
-    reason="edgelite's interpreter has no CONV_3D_TRANSPOSE kernel yet",
-)
 def test_conv3d_transpose_runs_in_edgelite():
     import keras
 
