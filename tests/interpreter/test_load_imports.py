@@ -25,7 +25,7 @@ RELU6 = ActivationFunctionType.RELU6
 
 
 def _float_block() -> ModelBuilder:
-    """The ops of a float MobileNetV2: CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN, FC, SOFTMAX."""
+    """A float MobileNetV2's ops (CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN, FC, SOFTMAX) and more."""
     rng = np.random.default_rng(0)
     mb = ModelBuilder()
     x = mb.input("x", [1, 6, 6, 4], np.float32)
@@ -44,11 +44,16 @@ def _float_block() -> ModelBuilder:
     mb.op(BuiltinOperator.DEPTHWISE_CONV_2D, dw_inputs, [dw], dw_opts, version=2)
     added = mb.tensor("add", [1, 6, 6, 4], np.float32)
     mb.op(BuiltinOperator.ADD, [x, dw], [added], opt.AddOptions())
+    swished = mb.tensor("hard_swish", [1, 6, 6, 4], np.float32)
+    mb.op(BuiltinOperator.HARD_SWISH, [added], [swished])
+    joined = mb.tensor("concat", [1, 6, 6, 8], np.float32)
+    concat_opts = opt.ConcatenationOptions(axis=3)
+    mb.op(BuiltinOperator.CONCATENATION, [swished, added], [joined], concat_opts)
     axes = mb.const("axes", np.array([1, 2], np.int32))
-    pooled = mb.tensor("mean", [1, 4], np.float32)
-    mb.op(BuiltinOperator.MEAN, [added, axes], [pooled], opt.ReducerOptions(keep_dims=False))
+    pooled = mb.tensor("mean", [1, 8], np.float32)
+    mb.op(BuiltinOperator.MEAN, [joined, axes], [pooled], opt.ReducerOptions(keep_dims=False))
     logits = mb.tensor("logits", [1, 3], np.float32)
-    fc_inputs = [pooled, const("fc_w", (3, 4)), const("fc_b", (3,))]
+    fc_inputs = [pooled, const("fc_w", (3, 8)), const("fc_b", (3,))]
     mb.op(BuiltinOperator.FULLY_CONNECTED, fc_inputs, [logits], opt.FullyConnectedOptions())
     probs = mb.tensor("probs", [1, 3], np.float32)
     mb.op(BuiltinOperator.SOFTMAX, [logits], [probs], opt.SoftmaxOptions(beta=1.0))
@@ -75,7 +80,7 @@ def test_float_model_loads_no_quantized_helpers(tmp_path):
     path = tmp_path / "float_block.tflite"
     path.write_bytes(_float_block().to_bytes())
     modules = _kernel_modules_after_load(path)
-    assert {"conv_2d", "depthwise_conv_2d", "elementwise_binary", "reduce"} <= modules
+    assert {"conv_2d", "activations", "concat_split", "reduce", "softmax"} <= modules
     quantized = {m for m in modules if m.startswith(("_q", "fixedpoint")) or "_quant" in m}
     assert not quantized, sorted(quantized)
 

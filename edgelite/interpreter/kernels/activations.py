@@ -15,14 +15,11 @@ in ``_qprelu``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
-from . import _qactivation as qa
-from . import _qprelu
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 from .unary import check_output, check_same_type, check_type, is_quantized, unary_prepare
 
@@ -60,14 +57,42 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-@dataclass(frozen=True)
+def _qa() -> Any:
+    """``_qactivation`` (quantized activations), imported on first use: float models skip it."""
+    from . import _qactivation as module
+
+    return module
+
+
+def _qp() -> Any:
+    """``_qprelu`` (quantized PRELU), imported on first use."""
+    from . import _qprelu as module
+
+    return module
+
+
 class ActivationData:
-    kind: str  # the op's formula, see _REFERENCE
-    alpha: float = 0.0  # LEAKY_RELU slope
-    low: float = 0.0  # clamp bounds of the RELU family
-    high: float = 0.0
-    num_threads: int = 1
-    fused_kind: int = -1  # the _elementwise loop for this kind, -1: none
+    """Prepared float activation (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("alpha", "fused_kind", "high", "kind", "low", "num_threads")
+
+    def __init__(
+        self,
+        kind: str,  # the op's formula, see _REFERENCE
+        alpha: float = 0.0,  # LEAKY_RELU slope
+        low: float = 0.0,  # clamp bounds of the RELU family
+        high: float = 0.0,
+        num_threads: int = 1,
+        fused_kind: int = -1,  # the _elementwise loop for this kind, -1: none
+    ) -> None:
+        self.kind = kind
+        self.alpha = alpha
+        self.low = low
+        self.high = high
+        self.num_threads = num_threads
+        self.fused_kind = fused_kind
 
 
 # -- numpy reference formulas (x, out, data) ----------------------------------------
@@ -151,16 +176,16 @@ _REFERENCE = {
 
 def invoke(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: the numpy formula for the op."""
-    if isinstance(data, qa.QUnaryData):
-        qa.invoke_reference(data, inputs, outputs)
+    if not isinstance(data, ActivationData):  # quantized: _qactivation's QUnaryData
+        _qa().invoke_reference(data, inputs, outputs)
         return
     _REFERENCE[data.kind](inputs[0], outputs[0], data)
 
 
 def invoke_opt(data: ActivationData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one fused pass over the flat tensor (quantized: a table gather)."""
-    if isinstance(data, qa.QUnaryData):
-        qa.invoke_table(data, inputs, outputs)
+    if not isinstance(data, ActivationData):
+        _qa().invoke_table(data, inputs, outputs)
         return
     out = outputs[0]
     if data.fused_kind < 0 or not out.flags.c_contiguous:
@@ -192,27 +217,27 @@ _I8, _U8, _I16 = TensorType.INT8, TensorType.UINT8, TensorType.INT16
 def _gelu_compute(node: Node) -> Any:
     kind = "GELU_TANH" if getattr(node.options, "approximate", False) else "GELU"
     if node.input(0).type == TensorType.INT16:
-        return qa.lut16_compute(node, kind)
-    return qa.lut8_compute(node, kind)
+        return _qa().lut16_compute(node, kind)
+    return _qa().lut8_compute(node, kind)
 
 
 _QUANTIZED: dict[BuiltinOperator, tuple[tuple[TensorType, ...], Any]] = {
-    BuiltinOperator.RELU: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, np.inf)),
-    BuiltinOperator.RELU6: ((_I8, _U8, _I16), lambda n: qa.relu_compute(n, 0.0, 6.0)),
-    BuiltinOperator.RELU_N1_TO_1: ((_I8, _U8), lambda n: qa.relu_compute(n, -1.0, 1.0)),
-    BuiltinOperator.RELU_0_TO_1: ((_I8, _U8), lambda n: qa.relu_compute(n, 0.0, 1.0)),
-    BuiltinOperator.LEAKY_RELU: ((_I8, _U8, _I16), qa.leaky_relu_compute),
-    BuiltinOperator.HARD_SWISH: ((_I8, _U8), qa.hard_swish_compute),
+    BuiltinOperator.RELU: ((_I8, _U8, _I16), lambda n: _qa().relu_compute(n, 0.0, np.inf)),
+    BuiltinOperator.RELU6: ((_I8, _U8, _I16), lambda n: _qa().relu_compute(n, 0.0, 6.0)),
+    BuiltinOperator.RELU_N1_TO_1: ((_I8, _U8), lambda n: _qa().relu_compute(n, -1.0, 1.0)),
+    BuiltinOperator.RELU_0_TO_1: ((_I8, _U8), lambda n: _qa().relu_compute(n, 0.0, 1.0)),
+    BuiltinOperator.LEAKY_RELU: ((_I8, _U8, _I16), lambda n: _qa().leaky_relu_compute(n)),
+    BuiltinOperator.HARD_SWISH: ((_I8, _U8), lambda n: _qa().hard_swish_compute(n)),
     BuiltinOperator.LOGISTIC: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, False)),
     BuiltinOperator.TANH: ((_I8, _U8, _I16), lambda n: _sigmoid_like(n, True)),
-    BuiltinOperator.ELU: ((_I8,), lambda n: qa.lut8_compute(n, "ELU")),
+    BuiltinOperator.ELU: ((_I8,), lambda n: _qa().lut8_compute(n, "ELU")),
     BuiltinOperator.GELU: ((_I8, _U8, _I16), _gelu_compute),
 }
 
 
 def _sigmoid_like(node: Node, tanh: bool) -> Any:
     if node.input(0).type == TensorType.INT16:
-        return qa.int16_sigmoid_compute(node, tanh)
+        return _qa().int16_sigmoid_compute(node, tanh)
     out = node.outputs[0]
     if not tanh and out.scale != 1.0 / 256:
         # TFLite: TF_LITE_ENSURE(context, output->params.scale == 1. / 256).
@@ -220,7 +245,7 @@ def _sigmoid_like(node: Node, tanh: bool) -> Any:
             f"output {out.name!r} has scale {out.scale!r}; quantized LOGISTIC needs output "
             "scale 1/256 (output->params.scale == 1. / 256)"
         )
-    return qa.lut8_compute(node, "TANH" if tanh else "LOGISTIC")
+    return _qa().lut8_compute(node, "TANH" if tanh else "LOGISTIC")
 
 
 def _prepare_quantized(node: Node, op: BuiltinOperator) -> Prepared:
@@ -233,7 +258,7 @@ def _prepare_quantized(node: Node, op: BuiltinOperator) -> Prepared:
             f"quantized {node.op} supports {names} (as TFLite); input {x.name!r} is "
             f"{TensorType(x.type).name.lower()}"
         )
-    return qa.make_data(node, make(node))
+    return _qa().make_data(node, make(node))
 
 
 def _prepare_for(op: BuiltinOperator):
@@ -241,19 +266,18 @@ def _prepare_for(op: BuiltinOperator):
         if node.inputs and node.inputs[0] is not None and is_quantized(node.inputs[0]):
             return _prepare_quantized(node, op)
         threads = max(node.num_threads, 1)
+        low = high = alpha = 0.0
         if op in _CLAMPS:
-            low, high = _CLAMPS[op]
-            data = ActivationData("clamp", low=low, high=high, num_threads=threads)
+            kind, (low, high) = "clamp", _CLAMPS[op]
         elif op == BuiltinOperator.LEAKY_RELU:
-            alpha = float(np.float32(getattr(node.options, "alpha", 0.0)))
-            data = ActivationData("leaky_relu", alpha=alpha, num_threads=threads)
+            kind, alpha = "leaky_relu", float(np.float32(getattr(node.options, "alpha", 0.0)))
         elif op == BuiltinOperator.GELU:
             approximate = bool(getattr(node.options, "approximate", False))
-            data = ActivationData("gelu_tanh" if approximate else "gelu", num_threads=threads)
+            kind = "gelu_tanh" if approximate else "gelu"
         else:
-            data = ActivationData(_KINDS[op], num_threads=threads)
-        if data.kind in _FUSED:
-            data = replace(data, fused_kind=_FUSED[data.kind])
+            kind = _KINDS[op]
+        fused = _FUSED.get(kind, -1)
+        data = ActivationData(kind, alpha, low, high, num_threads=threads, fused_kind=fused)
         return unary_prepare(node, F32, data)
 
     return prepare
@@ -262,13 +286,22 @@ def _prepare_for(op: BuiltinOperator):
 # -- PRELU --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class PreluData:
-    # alpha broadcast over the trailing output dims it varies along, flattened: the
-    # output is that block repeated. None when alpha is not a constant.
-    alpha_block: np.ndarray | None
-    block_dims: int  # how many trailing output dims the block spans
-    num_threads: int = 1
+    """Prepared float PRELU (read-only after prepare)."""
+
+    __slots__ = ("alpha_block", "block_dims", "num_threads")
+
+    def __init__(
+        self,
+        # alpha broadcast over the trailing output dims it varies along, flattened: the
+        # output is that block repeated. None when alpha is not a constant.
+        alpha_block: np.ndarray | None,
+        block_dims: int,  # how many trailing output dims the block spans
+        num_threads: int = 1,
+    ) -> None:
+        self.alpha_block = alpha_block
+        self.block_dims = block_dims
+        self.num_threads = num_threads
 
 
 def prepare_prelu(node: Node) -> Prepared:
@@ -277,7 +310,7 @@ def prepare_prelu(node: Node) -> Prepared:
     x, alpha = node.input(0), node.input(1)
     if is_quantized(x):
         check_type(node, x, (_I8, _U8), allow_quantized=True)
-        return _qprelu.prepare(node)
+        return _qp().prepare(node)
     check_type(node, x, F32)
     check_same_type(node, (x, alpha))
     check_output(node, x.type)
@@ -313,8 +346,8 @@ def _alpha_block(alpha: np.ndarray, out_shape: tuple[int, ...], dims: int) -> np
 
 def invoke_prelu(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Reference: x >= 0 ? x : x * alpha (alpha broadcast)."""
-    if isinstance(data, _qprelu.QPreluData):
-        _qprelu.invoke_reference(data, inputs, outputs)
+    if not isinstance(data, PreluData):  # quantized: _qprelu's QPreluData
+        _qp().invoke_reference(data, inputs, outputs)
         return
     x, alpha = inputs
     out = outputs[0]
@@ -325,8 +358,8 @@ def invoke_prelu(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) 
 
 def invoke_prelu_opt(data: PreluData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Optimized: one pass with the alpha block repeating along the flat tensor."""
-    if isinstance(data, _qprelu.QPreluData):
-        _qprelu.invoke_optimized(data, inputs, outputs)
+    if not isinstance(data, PreluData):
+        _qp().invoke_optimized(data, inputs, outputs)
         return
     x, alpha = inputs
     out = outputs[0]

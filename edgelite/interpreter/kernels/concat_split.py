@@ -8,12 +8,11 @@ only meaningful (and only accepted) on float tensors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator
-from . import _qconcat
 from ._shape_util import (
     all_known,
     check_num_outputs,
@@ -23,6 +22,9 @@ from ._shape_util import (
     normalize_axis,
     scalar_index,
 )
+
+if TYPE_CHECKING:
+    from . import _qconcat
 from .base import (
     KernelSpec,
     Node,
@@ -34,12 +36,24 @@ from .base import (
 )
 
 
-@dataclass(frozen=True)
 class ConcatData:
-    axis: int
-    activation: ActivationFunctionType
-    scalars: bool  # concatenating rank-0 tensors stacks them into a vector
-    rescale: _qconcat.ConcatRescale | None = None  # uint8 inputs with other parameters
+    """Prepared data of the op (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("activation", "axis", "rescale", "scalars")
+
+    def __init__(
+        self,
+        axis: int,
+        activation: ActivationFunctionType,
+        scalars: bool,  # concatenating rank-0 tensors stacks them into a vector
+        rescale: _qconcat.ConcatRescale | None = None,  # uint8 inputs with other parameters
+    ) -> None:
+        self.axis = axis
+        self.activation = activation
+        self.scalars = scalars
+        self.rescale = rescale
 
 
 def _prepare_concat(node: Node) -> Prepared:
@@ -78,12 +92,18 @@ def _prepare_concat(node: Node) -> Prepared:
     else:
         total = sum(info.shape[axis] for info in inputs)
         shape = (*first.shape[:axis], total, *first.shape[axis + 1 :])
-    rescale = _qconcat.plan(inputs, out) if out.dtype == np.uint8 and out.scale else None
+    rescale = None
+    if out.dtype == np.uint8 and out.scale:
+        from . import _qconcat  # uint8 rescaling only: other models never import it
+
+        rescale = _qconcat.plan(inputs, out)
     return Prepared([shape], data=ConcatData(axis, act, rank == 0, rescale))
 
 
 def _invoke_concat(data: ConcatData, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
     if data.rescale is not None:
+        from . import _qconcat
+
         inputs = _qconcat.rescaled_inputs(data.rescale, inputs)
     _join(data, inputs, outputs[0])
 
@@ -92,6 +112,8 @@ def _invoke_concat_opt(
     data: ConcatData, inputs: list[np.ndarray], outputs: list[np.ndarray]
 ) -> None:
     if data.rescale is not None:
+        from . import _qconcat
+
         inputs = _qconcat.rescaled_inputs_by_table(data.rescale, inputs)
     _join(data, inputs, outputs[0])
 

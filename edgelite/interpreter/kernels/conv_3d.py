@@ -15,8 +15,6 @@ float32 exists in the official runtime too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
@@ -27,15 +25,30 @@ from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 INPUT, FILTER, BIAS = 0, 1, 2
 
 
-@dataclass(frozen=True)
 class OpData:
-    stride: tuple[int, int, int]
-    dilation: tuple[int, int, int]
-    pad: tuple[int, int, int]  # leading (front, top, left) padding
-    low: float
-    high: float
-    tanh: bool
-    num_threads: int
+    """Prepared data of the op (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("dilation", "high", "low", "num_threads", "pad", "stride", "tanh")
+
+    def __init__(
+        self,
+        stride: tuple[int, int, int],
+        dilation: tuple[int, int, int],
+        pad: tuple[int, int, int],  # leading (front, top, left) padding
+        low: float,
+        high: float,
+        tanh: bool,
+        num_threads: int,
+    ) -> None:
+        self.stride = stride
+        self.dilation = dilation
+        self.pad = pad
+        self.low = low
+        self.high = high
+        self.tanh = tanh
+        self.num_threads = num_threads
 
 
 def prepare(node: Node) -> Prepared:

@@ -23,27 +23,43 @@ QUANTIZE from an integer input requantizes (``_qrequantize``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, DimensionType, TensorType
 from ...schema.model import QuantizationParameters, Sparsity
-from . import _qrequantize
 from ._qparams import reference_rounding
 from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
 from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_type, is_quantized
 
 
-@dataclass(frozen=True)
+def _qrequantize() -> Any:
+    """``_qrequantize`` (integer-to-integer QUANTIZE), imported on first use."""
+    from . import _qrequantize as module
+
+    return module
+
+
 class AffineData:
-    # scale (float32) and zero point (int32), shaped to broadcast against the tensor.
-    scale: np.ndarray
-    zero_point: np.ndarray
-    # Per-tensor QUANTIZE: the optimized kernel's blocks of 8 (False: the reference
-    # kernel's float division everywhere, as for per-channel parameters).
-    blocked: bool = True
+    """Prepared QUANTIZE / DEQUANTIZE parameters (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("blocked", "scale", "zero_point")
+
+    def __init__(
+        self,
+        # scale (float32) and zero point (int32), shaped to broadcast against the tensor.
+        scale: np.ndarray,
+        zero_point: np.ndarray,
+        # Per-tensor QUANTIZE: the optimized kernel's blocks of 8 (False: the reference
+        # kernel's float division everywhere, as for per-channel parameters).
+        blocked: bool = True,
+    ) -> None:
+        self.scale = scale
+        self.zero_point = zero_point
+        self.blocked = blocked
 
 
 def _affine(info: TensorInfo, what: str) -> AffineData:
@@ -85,7 +101,7 @@ def prepare_quantize(node: Node) -> Prepared:
     x, out = node.input(0), node.outputs[0]
     if x.type in (*QUANTIZED_TYPES, TensorType.INT32):
         check_type(node, out, (*QUANTIZED_TYPES, TensorType.INT32), "output", True)
-        return _qrequantize.prepare(node)
+        return _qrequantize().prepare(node)
     check_type(node, x, (TensorType.FLOAT32,))
     check_type(node, out, QUANTIZED_TYPES, "output", allow_quantized=True)
     params = _affine(out, "output")
@@ -137,8 +153,8 @@ def quantize_values_blocked(x: np.ndarray, params: AffineData, dtype: np.dtype) 
 
 def invoke_quantize(data: AffineData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Round and clamp into the quantized output."""
-    if isinstance(data, _qrequantize.RequantizeData):
-        _qrequantize.invoke_reference(data, inputs, outputs)
+    if not isinstance(data, AffineData):  # requantizing: _qrequantize's data
+        _qrequantize().invoke_reference(data, inputs, outputs)
         return
     out = outputs[0]
     if data.scale.ndim == 0 and data.blocked:
@@ -198,9 +214,13 @@ def invoke_dequantize(
 _DENSIFY_TYPES = (TensorType.FLOAT32, TensorType.FLOAT16, TensorType.INT8)
 
 
-@dataclass(frozen=True)
 class DensifyData:
-    dense: np.ndarray
+    """The decoded dense constant of a DENSIFY (read-only after prepare)."""
+
+    __slots__ = ("dense",)
+
+    def __init__(self, dense: np.ndarray) -> None:
+        self.dense = dense
 
 
 def prepare_densify(node: Node) -> Prepared:
@@ -325,8 +345,8 @@ def _dense_index(
 
 def invoke_quantize_opt(data: Any, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Requantizing: table gathers; float input: as the reference."""
-    if isinstance(data, _qrequantize.RequantizeData):
-        _qrequantize.invoke_optimized(data, inputs, outputs)
+    if not isinstance(data, AffineData):
+        _qrequantize().invoke_optimized(data, inputs, outputs)
         return
     invoke_quantize(data, inputs, outputs)
 

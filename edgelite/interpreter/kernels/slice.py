@@ -7,8 +7,6 @@ output, reshaped to the un-shrunk window so no temporary is made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
@@ -16,11 +14,22 @@ from ._shape_util import all_known, check_same_dtype, index_values
 from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 
 
-@dataclass(frozen=True)
 class WindowData:
-    view_shape: tuple[int, ...]  # the input seen with new axes inserted
-    index: tuple[slice, ...]  # one slice per view dimension
-    window_shape: tuple[int, ...]  # the output before shrunk axes are dropped
+    """Prepared data of the op (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("index", "view_shape", "window_shape")
+
+    def __init__(
+        self,
+        view_shape: tuple[int, ...],  # the input seen with new axes inserted
+        index: tuple[slice, ...],  # one slice per view dimension
+        window_shape: tuple[int, ...],  # the output before shrunk axes are dropped
+    ) -> None:
+        self.view_shape = view_shape
+        self.index = index
+        self.window_shape = window_shape
 
 
 def _prepare_slice(node: Node) -> Prepared:

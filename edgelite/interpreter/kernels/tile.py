@@ -6,8 +6,6 @@ Both are written as one broadcasting copy: TILE views the output as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
@@ -17,10 +15,20 @@ from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
 MAX_BROADCAST_RANK = 8
 
 
-@dataclass(frozen=True)
 class TileData:
-    out_view: tuple[int, ...]
-    in_view: tuple[int, ...]
+    """Prepared data of the op (read-only after prepare)."""
+
+    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
+    # dataclass, and kernel-module imports are load time.
+    __slots__ = ("in_view", "out_view")
+
+    def __init__(
+        self,
+        out_view: tuple[int, ...],
+        in_view: tuple[int, ...],
+    ) -> None:
+        self.out_view = out_view
+        self.in_view = in_view
 
 
 def _prepare_tile(node: Node) -> Prepared:
