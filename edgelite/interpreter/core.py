@@ -37,8 +37,10 @@ class Core:
         disable_delegate_node_fusion: bool = False,
         rounding: str = "tflite",
         hybrid: str = "fast",
+        graph_fusion: bool = True,
     ) -> None:
         self.model = model
+        self.graph_fusion = graph_fusion  # fuse float conv chains (fusion.py)
         self.rounding = rounding  # handed to every Node (kernels/base.py)
         self.hybrid = hybrid  # "fast": hybrid weights dequantized at load (hybrid.py)
         self.num_threads = num_threads

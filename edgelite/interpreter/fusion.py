@@ -26,8 +26,9 @@ buffers of their own for those tensors (``graph_plan.make_steps``).
 
 from __future__ import annotations
 
+import importlib
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,33 +40,42 @@ if TYPE_CHECKING:
     from .graph_plan import Unit
     from .subgraph import SubgraphRuntime
 
-try:
-    from .kernels._fused_block import FusedBlock, run_block
-except ImportError:  # extensions not built: no fusion
-    FusedBlock = run_block = None
-
-# Bytes of band buffers per thread: about half the L2 of the machines we target
-# (the other half holds the band's input rows and weight panels).
+# Fuse only where the kernels have their AVX2 + FMA build (x86-64); their baseline
+# build (ARM ...) has not been measured against OpenBLAS's tuned kernels.
+BASELINE_OK = False
+# Bytes of band buffers per thread: a quarter of a 1 MiB L2 (measured best of 128-512 KiB).
 BAND_BYTES = 256 * 1024
 # Fewest GEMM rows (band rows x output width) per band: each band streams the chain's
 # weights through the cache again, so narrow images get taller bands than BAND_BYTES.
 MIN_GEMM_ROWS = 96
+# Longest inner product (kh * kw * input channels) a fused convolution may have: the
+# packed GEMM has no k-blocking, so beyond this its row blocks get too short and the
+# weights stream through the cache too often; OpenBLAS (the unfused kernel) does better.
+MAX_GEMM_K = 1280
 # Bytes of im2col patches per chunk of a non-1x1 head convolution.
 IM2COL_BYTES = 64 * 1024
 
 
-@dataclass
 class Chain:
     """One fused chain: its nodes, the tensors it reads and writes, its kernel."""
 
-    nodes: tuple[int, ...]
-    ops: tuple[str, ...]
-    inputs: tuple[int, ...]  # every tensor the nodes read from outside the chain
-    x: int  # the chain's input activation
-    residual: int  # the ADD's other operand, or -1
-    output: int
-    internal: tuple[int, ...]  # tensors passed along the chain
-    block: Any  # a _fused_block.FusedBlock
+    # __slots__ classes, not dataclasses: free to define at import (every interpreter).
+    __slots__ = ("block", "inputs", "internal", "nodes", "ops", "output", "residual", "run", "x")
+
+    def __init__(
+        self,
+        nodes: tuple[int, ...],
+        ops: tuple[str, ...],
+        inputs: tuple[int, ...],  # every tensor the nodes read from outside the chain
+        x: int,  # the chain's input activation
+        residual: int,  # the ADD's other operand, or -1
+        output: int,
+        internal: tuple[int, ...],  # tensors passed along the chain
+        block: Any,  # a _fused_block.FusedBlock
+    ) -> None:
+        self.nodes, self.ops, self.inputs, self.x = nodes, ops, inputs, x
+        self.residual, self.output, self.internal, self.block = residual, output, internal, block
+        self.run = _extension().run_block  # the invoke-loop step function
 
     @property
     def op_name(self) -> str:
@@ -77,16 +87,23 @@ class Chain:
         return f"{where}nodes {nodes} {self.op_name} (fused)"
 
 
-@dataclass
 class _Stage:
-    unit: Unit
-    node: int
-    op: str
-    x: int
-    out: int
-    data: Any
-    weights: np.ndarray
-    bias: np.ndarray | None
+    """One node of a candidate chain."""
+
+    __slots__ = ("bias", "data", "node", "op", "out", "weights", "x")
+
+    def __init__(self, node: int, op: str, x: int, out: int, data: Any, weights: Any, bias: Any):
+        self.node, self.op, self.x, self.out = node, op, x, out
+        self.data = data  # the kernel's op data (an ADD: its clamp bounds)
+        self.weights, self.bias = weights, bias  # constant filter and bias (None: absent)
+
+
+def _extension() -> Any:
+    """kernels._fused_block, imported on first use; None when extensions are not built."""
+    try:
+        return importlib.import_module(".kernels._fused_block", __package__)
+    except ImportError:
+        return None
 
 
 def fusion_enabled(rt: SubgraphRuntime) -> bool:
@@ -94,13 +111,11 @@ def fusion_enabled(rt: SubgraphRuntime) -> bool:
     core = rt.core
     # ``graph_fusion``: the official runtime's "default delegate" switch (off for
     # BUILTIN_WITHOUT_DEFAULT_DELEGATES); until the core sets it, BUILTIN_REF turns it off.
-    wanted = getattr(core, "graph_fusion", not core.reference)
-    return (
-        bool(wanted)
-        and not core.reference
-        and not core.preserve_all_tensors
-        and (FusedBlock is not None)
-    )
+    wanted = core.graph_fusion and not core.reference
+    if not wanted or core.reference or core.preserve_all_tensors:
+        return False
+    extension = _extension()
+    return extension is not None and (BASELINE_OK or extension.have_avx2())
 
 
 def plan_chains(rt: SubgraphRuntime, units: list[Unit], previous: tuple = ()) -> list[Chain]:
@@ -109,6 +124,9 @@ def plan_chains(rt: SubgraphRuntime, units: list[Unit], previous: tuple = ()) ->
     ``previous``: the chains of the plan being replaced, whose packed weights are
     reused when a chain comes back unchanged (re-allocation after a resize).
     """
+    convs = ("CONV_2D", "DEPTHWISE_CONV_2D")  # without any, the extension is not imported
+    if not any(rt.ops[u.nodes[0]].name in convs for u in units if u.prep is not None):
+        return []
     if not fusion_enabled(rt):
         return []
     readers: dict[int, int] = {}
@@ -116,22 +134,30 @@ def plan_chains(rt: SubgraphRuntime, units: list[Unit], previous: tuple = ()) ->
         for t in set(unit.inputs):
             readers[t] = readers.get(t, 0) + 1
     produced_at = {t: p for p, unit in enumerate(units) for t in unit.outputs}
-    chains, p = [], 0
+    matches: list[list[_Stage]] = []
+    p = 0
     while p < len(units):
-        chain = _match(rt, units, p, readers, produced_at)
-        if chain is None:
+        stages = _match(rt, units, p, readers, produced_at)
+        if stages is None:
             p += 1
             continue
-        chains.append(_build(rt, chain, previous))
-        p += len(chain)
+        matches.append(stages)
+        p += len(stages)
+    # After a resize most chains come back unchanged and keep their packed weights.
+    pool = None if previous else _weight_pool(matches)
+    chains = [_build(rt, stages, previous, pool) for stages in matches]
+    if chains:  # one scratch for every chain: they run one at a time, it stays in cache
+        scratch = np.empty(max(chain.block.scratch_floats for chain in chains), np.float32)
+        for chain in chains:
+            chain.block.use_scratch(scratch)
     return chains
 
 
 def apply_chains(rt: SubgraphRuntime, units: list[Unit], chains: list[Chain]) -> list[Unit]:
     """``units`` with each chain's run of units replaced by one fused unit.
 
-    A chain whose intermediate tensors have a tap now stays unfused (its tensors kept
-    their storage). Units already fused are kept as they are.
+    A chain with a tap on one of its inner tensors now stays unfused (the caller gives
+    those tensors storage); units already fused are kept as they are.
     """
     if not chains:
         return units
@@ -194,9 +220,7 @@ def _match(
             wanted = ("ADD",)
         else:
             wanted = ()
-    if len(stages) == 1:
-        return stages if first.op == "CONV_2D" else None
-    return stages
+    return stages if len(stages) > 1 or first.op == "CONV_2D" else None
 
 
 def _unclamped(conv: _Stage) -> bool:
@@ -213,11 +237,11 @@ def _stage(rt: SubgraphRuntime, unit: Unit) -> _Stage | None:
     op_name = rt.ops[index].name
     op = rt.sg.operators[index]
     if op_name == "ADD":
-        return _add_stage(rt, unit, index)
+        return _add_stage(rt, index)
     if op_name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         return None
-    data = prep.data
-    if type(data) is not _float_op_data(op_name) or data.tanh:
+    data: Any = prep.data
+    if not _is_float_path(op_name, data) or data.tanh:
         return None
     if op_name == "CONV_2D" and data.groups != 1:
         return None
@@ -227,28 +251,33 @@ def _stage(rt: SubgraphRuntime, unit: Unit) -> _Stage | None:
     weights = rt.constants.get(ins[1])
     bias_t = ins[2] if len(ins) > 2 else -1
     bias = rt.constants.get(bias_t) if bias_t >= 0 else None
-    if weights is None or weights.dtype != np.float32 or (bias_t >= 0 and bias is None):
+    if weights is None or weights.dtype != np.float32 or rt.is_sparse(ins[1]):
+        return None
+    if bias_t >= 0 and bias is None:
         return None
     if op_name == "DEPTHWISE_CONV_2D" and weights.shape[1] * weights.shape[2] > 64:
         return None
+    if op_name == "CONV_2D" and math.prod(weights.shape[1:]) > MAX_GEMM_K:
+        return None
     if not _float4d(rt, ins[0]) or not _float4d(rt, op.outputs[0]):
         return None
-    return _Stage(unit, index, op_name, ins[0], op.outputs[0], data, weights, bias)
+    return _Stage(index, op_name, ins[0], op.outputs[0], data, weights, bias)
 
 
-def _float_op_data(op_name: str) -> type:
-    """The OpData class of the float path of CONV_2D / DEPTHWISE_CONV_2D."""
+def _is_float_path(op_name: str, data: Any) -> bool:
+    """Whether ``data`` is the op data of the float CONV_2D / DEPTHWISE_CONV_2D kernel."""
     # Imported here, and only the one in use: a model loads only its ops' modules.
     if op_name == "CONV_2D":
         from .kernels import conv_2d
 
-        return conv_2d.OpData
+        return type(data) is conv_2d.OpData
     from .kernels import depthwise_conv_2d
 
-    return depthwise_conv_2d.OpData
+    return type(data) is depthwise_conv_2d.OpData
 
 
-def _add_stage(rt: SubgraphRuntime, unit: Unit, index: int) -> _Stage | None:
+def _add_stage(rt: SubgraphRuntime, index: int) -> _Stage | None:
+    """A float ADD of two same-shape 4-D tensors (no broadcast) as a chain stage."""
     op = rt.sg.operators[index]
     if len(op.inputs) != 2 or len(op.outputs) != 1 or not _float4d(rt, op.outputs[0]):
         return None
@@ -263,17 +292,15 @@ def _add_stage(rt: SubgraphRuntime, unit: Unit, index: int) -> _Stage | None:
         low, high = activation_range(act)
     except Exception:
         return None
-    return _Stage(unit, index, "ADD", a, op.outputs[0], (float(low), float(high)), None, None)
+    return _Stage(index, "ADD", a, op.outputs[0], (float(low), float(high)), None, None)
 
 
 def _float4d(rt: SubgraphRuntime, t: int) -> bool:
+    """Tensor ``t`` is float32, 4-D, not empty, with its shape known now."""
     shape = rt.shapes.get(t) if t >= 0 else None
-    return (
-        shape is not None
-        and len(shape) == 4
-        and rt.sg.tensors[t].dtype == np.float32
-        and math.prod(shape) > 0
-    )
+    if shape is None or len(shape) != 4 or math.prod(shape) == 0:
+        return False
+    return rt.sg.tensors[t].dtype == np.float32
 
 
 def _passes(rt: SubgraphRuntime, before: _Stage, stage: _Stage, readers: dict) -> bool:
@@ -307,7 +334,37 @@ def _residual_ok(
 # -- building ----------------------------------------------------------------------------
 
 
-def _build(rt: SubgraphRuntime, stages: list[_Stage], previous: tuple) -> Chain:
+def _weight_pool(matches: list[list[_Stage]]) -> Callable[[int], np.ndarray]:
+    """``take(floats)`` handing out consecutive parts of one array for packed weights.
+
+    One allocation for every chain's packed GEMM weights rather than one per GEMM: the
+    packing is mostly first-touch page faults of new memory, and one large block
+    (MobileNetV2: ~9 MB) is faulted in far fewer, larger pages (numpy asks for huge
+    pages from 4 MB on Linux).
+    """
+    extension = _extension()
+    sizes = [
+        extension.packed_floats(s.weights.shape[0], math.prod(s.weights.shape[1:]))
+        for stages in matches
+        for s in stages
+        if s.op == "CONV_2D"
+    ]
+    block = np.empty(sum(sizes) + 16 * len(sizes), np.float32)
+    offset = 0
+
+    def take(floats: int) -> np.ndarray:
+        nonlocal offset
+        # 64-byte aligned parts (16 floats) for the GEMM's vector loads.
+        start = offset + (-(block[offset:].ctypes.data // 4)) % 16
+        if start + floats > len(block):
+            return np.empty(floats, np.float32)  # not planned for: its own array
+        offset = start + floats
+        return block[start:offset]
+
+    return take
+
+
+def _build(rt: SubgraphRuntime, stages: list[_Stage], previous: tuple, pool: Any) -> Chain:
     nodes = tuple(s.node for s in stages)
     internal = tuple(s.out for s in stages[:-1])
     x, out = stages[0].x, stages[-1].out
@@ -321,20 +378,20 @@ def _build(rt: SubgraphRuntime, stages: list[_Stage], previous: tuple) -> Chain:
         same_shapes = (old.block.in_shape, old.block.out_shape) == (rt.shapes[x], rt.shapes[out])
         if old.nodes == nodes and same_shapes:
             return Chain(nodes, old.ops, tuple(inputs), x, residual, out, internal, old.block)
-    block = _make_block(rt, stages)
+    block = _make_block(rt, stages, pool)
     ops = tuple(s.op for s in stages)
     return Chain(nodes, ops, tuple(inputs), x, residual, out, internal, block)
 
 
-def _make_block(rt: SubgraphRuntime, stages: list[_Stage]) -> Any:
+def _make_block(rt: SubgraphRuntime, stages: list[_Stage], pool: Any) -> Any:
     """The FusedBlock of a matched chain: weights packed, band sizes chosen."""
-    stages = list(stages)
+    stages_in, stages = stages, list(stages)
     add = stages.pop() if stages[-1].op == "ADD" else None
     head = stages.pop(0) if stages[0].op == "CONV_2D" else None
     dw = stages.pop(0) if stages else None
     tail = stages.pop(0) if stages else None
-    in_shape = rt.shapes[(head or dw).x]
-    out_shape = rt.shapes[(add or tail or dw or head).out]
+    first, last = stages_in[0], stages_in[-1]
+    in_shape, out_shape = rt.shapes[first.x], rt.shapes[last.out]
     head_args = dw_args = tail_args = None
     mid_shape = in_shape
     if head is not None:
@@ -355,8 +412,8 @@ def _make_block(rt: SubgraphRuntime, stages: list[_Stage]) -> Any:
     if head is not None and not head.data.pointwise:
         k = math.prod(head.weights.shape[1:])
         cols_rows = max(1, IM2COL_BYTES // (4 * mid_shape[2] * k))
-    return FusedBlock(in_shape, out_shape, head_args, dw_args, tail_args, band, cols_rows,
-                      rt.core.num_threads)  # fmt: skip
+    return _extension().FusedBlock(in_shape, out_shape, head_args, dw_args, tail_args, band,
+                                   cols_rows, rt.core.num_threads, pool)  # fmt: skip
 
 
 def _band_rows(

@@ -30,7 +30,7 @@ from ..errors import EdgeliteError
 from ._loop import StepFailed, run_steps, run_steps_timed
 from .dynamic import DynamicStep
 from .errors import InvokeError
-from .fusion import Chain, apply_chains, is_tapped, plan_chains, run_block
+from .fusion import Chain, apply_chains, is_tapped, plan_chains
 from .kernels.base import PrepareError
 from .planner import Arena, Request, plan_arena
 from .prepare import DEFERRED, NodePrep, node_label
@@ -172,8 +172,8 @@ def _unit_step(rt: SubgraphRuntime, unit: Unit, arrays: list) -> tuple[tuple, st
     if unit.fused is not None:
         chain = unit.fused
         res = arrays[chain.residual] if chain.residual >= 0 else None
-        step = (run_block, chain.block, [arrays[chain.x], res], [arrays[chain.output]])
-        return step, chain.label(rt), (chain.nodes[0], chain.op_name)
+        run = (chain.run, chain.block, [arrays[chain.x], res], [arrays[chain.output]])
+        return run, chain.label(rt), (chain.nodes[0], chain.op_name)
     if unit.partition is not None:
         part = unit.partition
         ins = [arrays[t] for t in part.inputs]

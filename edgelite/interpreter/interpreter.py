@@ -144,6 +144,9 @@ class Interpreter:
             disable_delegate_node_fusion=bool(experimental_disable_delegate_node_fusion),
             rounding=rounding,
             hybrid=hybrid,
+            # Like the official default delegate: BUILTIN_WITHOUT_DEFAULT_DELEGATES and
+            # BUILTIN_REF run every node with its own builtin kernel.
+            graph_fusion=resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN),
         )
         # tensor() views point at this object; while any is alive its refcount says so.
         self._guard = object()

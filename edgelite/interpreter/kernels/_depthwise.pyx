@@ -5,6 +5,8 @@ memory and loop-overhead bound rather than GEMM material. Each output pixel list
 the filter taps that fall inside the image once, then runs over its channels 16 at a
 time with four explicit 4-lane vector accumulators (``_simd.pxd``) held in registers
 across all taps, so every output is written exactly once, bias and activation fused.
+On x86-64 CPUs with AVX2 and FMA, depth-multiplier-1 rows take the 8-lane kernel of
+``_depthwise.pxd`` instead (``dw_row``), which the fused convolution chains share.
 """
 
 from cython.parallel cimport prange

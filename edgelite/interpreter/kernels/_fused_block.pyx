@@ -15,9 +15,12 @@ chain's input and its output stays in a buffer of L2 size:
 
 Each stage is optional where the others still make a chain (see fusion.py): no
 head (the depthwise reads the chain input), no tail (the depthwise writes the
-output), or a head alone (one convolution through the packed GEMM). The GEMMs are
-_packed_gemm's, on weights packed once at load. With several threads every thread
-takes a contiguous range of output rows with its own buffers.
+output), or a head alone (one convolution through the packed GEMM, with the residual
+added in its epilogue). The GEMMs are _packed_gemm's, on weights packed once at load;
+the depthwise rows are _depthwise's ``dw_row``; both run their AVX2 + FMA builds where
+the CPU has them (_vec8.pxd). With several threads every thread takes a contiguous
+range of output rows with its own part of the scratch buffer (the head rows at the
+seams are computed by both neighbours).
 """
 
 import numpy as np
@@ -27,8 +30,8 @@ from libc.string cimport memmove
 
 from ._conv cimport _im2col_row
 from ._depthwise cimport Geometry, dw_row
-from ._packed_gemm cimport el_gemm, el_packed_cols, el_panel_width, EL_PACK_A_MIN_COLS
-from ._vec8 cimport el_have_avx2_fma
+from ._packed_gemm cimport el_gemm, el_packed_cols
+from ._vec8 cimport el_force_baseline, el_have_avx2_fma
 from ._threads cimport threads_for
 
 ctypedef float float32_t
@@ -58,36 +61,65 @@ cdef struct Chain:
     Py_ssize_t band  # output rows per band
     Py_ssize_t cols_rows  # head rows per im2col chunk
     Py_ssize_t ebuf, dbuf, cols  # floats of each per-thread buffer
+    Py_ssize_t ebuf_rows  # head rows ebuf holds
 
 
 def have_avx2():
-    """Whether the packed GEMM runs its AVX2 + FMA build on this CPU."""
+    """Whether this module's kernels run their AVX2 + FMA build on this CPU."""
     return bool(el_have_avx2_fma())
 
 
-def _set_pack(n):
-    global EL_PACK_A_MIN_COLS
-    EL_PACK_A_MIN_COLS = n
+def use_baseline(bint baseline):
+    """Tests: run this module's kernels in their baseline build (or back to the best)."""
+    el_force_baseline(baseline)
 
 
-def pack_weights(const float32_t[:, ::1] w, const float32_t[::1] bias):
-    """[n, k] weights and bias (may be empty) -> (packed panels, bias padded to match)."""
-    cdef Py_ssize_t n = w.shape[0], k = w.shape[1], cols = el_packed_cols(n)
-    cdef Py_ssize_t j0 = 0, width, j, kk
+cdef void _pack_panels(const float32_t[:, ::1] w, float32_t* packed, Py_ssize_t cols,
+                       Py_ssize_t width) noexcept nogil:
+    # Panel p holds outputs p*width .. p*width+width-1 as [k][width]; outputs past n are
+    # zeros. Rows of w are read as ``width`` sequential streams (cache friendly).
+    cdef Py_ssize_t n = w.shape[0], k = w.shape[1], p, first, kk, j
+    cdef float32_t* dst
+    for p in range(cols // width):
+        first = p * width
+        dst = packed + first * k
+        for kk in range(k):
+            for j in range(width):
+                dst[kk * width + j] = w[first + j, kk] if first + j < n else 0
+
+
+def packed_floats(Py_ssize_t n, Py_ssize_t k):
+    """Floats pack_weights writes for [n, k] weights (what a pool must hold for them)."""
+    return max(1, el_packed_cols(n) * k)
+
+
+def pack_weights(w, bias, pool=None):
+    """[n, k] weights and bias (may be empty) -> (packed panels, bias padded to match).
+
+    Panels of 16 outputs, [k][16] each; when at most 8 outputs remain, the last panel
+    is [k][8]; missing outputs are zeros (see _packed_gemm.pxd). ``pool(floats)``, when
+    given, hands out the float32 array to pack into. A typed loop rather than numpy
+    transposes: packing is load time (MobileNetV2 packs ~9 MB).
+    """
+    cdef const float32_t[:, ::1] wv = np.ascontiguousarray(w, np.float32)
+    bias = np.asarray(bias, np.float32).reshape(-1)
+    cdef Py_ssize_t n = wv.shape[0], k = wv.shape[1]
     if bias.shape[0] not in (0, n):
         raise ValueError(f"bias has {bias.shape[0]} values for {n} outputs")
-    packed = np.zeros(max(1, cols * k), np.float32)
+    cdef Py_ssize_t cols = el_packed_cols(n)
+    cdef Py_ssize_t full = n // 16 * 16  # outputs in whole 16-wide panels
+    floats = packed_floats(n, k)
+    packed = np.empty(floats, np.float32) if pool is None else pool(floats)
+    cdef float32_t[::1] pv = packed
+    if pv.shape[0] < floats:
+        raise ValueError(f"pool gave {pv.shape[0]} floats for {floats} packed weights")
+    with nogil:
+        if full:
+            _pack_panels(wv[:full], &pv[0], full, 16)
+        if cols > full and k:
+            _pack_panels(wv[full:], &pv[full * k], cols - full, cols - full)
     padded = np.zeros(max(1, cols), np.float32)
-    cdef float32_t[::1] p = packed
-    cdef float32_t[::1] b = padded
-    while j0 < n:
-        width = el_panel_width(n, j0)
-        for kk in range(k):
-            for j in range(j0, min(n, j0 + width)):
-                p[j0 * k + kk * width + j - j0] = w[j, kk]
-        j0 += width
-    for j in range(bias.shape[0]):
-        b[j] = bias[j]
+    padded[: bias.shape[0]] = bias
     return packed, padded
 
 
@@ -129,8 +161,11 @@ cdef void _head_rows(const Chain* c, const float32_t* x, Py_ssize_t r0, Py_ssize
 cdef void _run_rows(const Chain* c, const float32_t* x, float32_t* out, const float32_t* res,
                     Py_ssize_t y0, Py_ssize_t y1, float32_t* ebuf, float32_t* dbuf,
                     float32_t* cols) noexcept nogil:
-    # Output rows y0..y1-1 of one image, a band at a time.
-    cdef Py_ssize_t row_e = c.ew * c.ce, row_o = c.ow * c.oc
+    # Output rows y0..y1-1 of one image, a band at a time. The head rows held,
+    # [held_lo, held_hi), sit in ebuf from buffer row `first` on; new rows are appended
+    # behind them, and only when the buffer's end is reached are the rows still needed
+    # moved back to its front (ebuf holds two bands' worth: one move every few bands).
+    cdef Py_ssize_t row_e = c.ew * c.ce, row_o = c.ow * c.oc, first = 0
     cdef Py_ssize_t oy0 = y0, oy1, oy, need_lo, need_hi, held_lo = 0, held_hi = 0
     cdef Geometry g = c.g
     cdef const float32_t* src = x
@@ -147,22 +182,26 @@ cdef void _run_rows(const Chain* c, const float32_t* x, float32_t* out, const fl
             need_hi = min(c.eh, (oy1 - 1) * g.sh - c.g.pad_t + (g.kh - 1) * g.dh + 1)
             if need_lo >= held_hi:
                 held_lo = held_hi = need_lo
+                first = 0
             elif need_lo > held_lo:
-                memmove(ebuf, ebuf + (need_lo - held_lo) * row_e,
-                        (held_hi - need_lo) * row_e * sizeof(float32_t))
+                first += need_lo - held_lo
                 held_lo = need_lo
+            if first + need_hi - held_lo > c.ebuf_rows:
+                memmove(ebuf, ebuf + first * row_e,
+                        (held_hi - held_lo) * row_e * sizeof(float32_t))
+                first = 0
             if need_hi > held_hi:
-                _head_rows(c, x, held_hi, need_hi, ebuf + (held_hi - held_lo) * row_e, NULL,
-                           cols)
+                _head_rows(c, x, held_hi, need_hi, ebuf + (first + held_hi - held_lo) * row_e,
+                           NULL, cols)
                 held_hi = need_hi
             # The buffer seen as an image of its rows: see Geometry in _depthwise.pxd.
-            src = ebuf
+            src = ebuf + first * row_e
             g.h = held_hi - held_lo
             g.pad_t = c.g.pad_t + held_lo
         dst = dbuf if c.has_tail else out + oy0 * row_o
         for oy in range(oy0, oy1):
             dw_row(src, c.dw_w, c.dw_bias, dst + (oy - oy0) * c.ow * c.ce, oy, c.ow, &g,
-                    c.dw_lo, c.dw_hi)
+                   c.dw_lo, c.dw_hi)
         if c.has_tail:
             el_gemm(dbuf, c.ce, c.tail.packed, c.tail.bias, out + oy0 * row_o, c.oc,
                     (oy1 - oy0) * c.ow, c.oc, c.ce,
@@ -170,14 +209,13 @@ cdef void _run_rows(const Chain* c, const float32_t* x, float32_t* out, const fl
         oy0 = oy1
 
 
-cdef Gemm _gemm_stage(tuple packed, float lo, float hi, Py_ssize_t n, Py_ssize_t k):
-    cdef const float32_t[::1] weights = packed[0]
-    cdef const float32_t[::1] bias = packed[1]
-    return Gemm(&weights[0], &bias[0], lo, hi, n, k)
-
-
 cdef class FusedBlock:
-    """One fused chain, its packed weights and per-thread buffers (built at load).
+    """One fused chain and its packed weights (checked at load, packed at the first run).
+
+    Its band buffers live in a scratch array that every chain of a plan shares (the
+    chains run one after the other, and a shared buffer stays in cache):
+    ``scratch_floats`` says how many floats it needs, ``use_scratch`` hands it over;
+    without one, the first run allocates its own.
 
     ``head``: None or (filter [n, kh, kw, cin], bias or None, lo, hi, window, (oh, ow))
     with window (kh, kw, sh, sw, dh, dw, pad_t, pad_l); ``dw``: None or (filter
@@ -188,17 +226,19 @@ cdef class FusedBlock:
 
     cdef Chain c
     cdef list keep  # the arrays the Chain's pointers point into
+    cdef list pending  # GEMM weights to pack at the first run: (is_tail, w, bias, pool)
     cdef float32_t[::1] buffers
+    cdef object scratch
+    cdef readonly Py_ssize_t scratch_floats
     cdef readonly int threads
     cdef readonly tuple in_shape, out_shape
 
     def __init__(self, tuple in_shape, tuple out_shape, head, dw, tail, int band,
-                 int cols_rows, int num_threads):
+                 int cols_rows, int num_threads, pool=None):
         cdef Chain* c = &self.c
-        cdef Py_ssize_t n, h, w, cin
-        n, h, w, cin = in_shape
+        cdef Py_ssize_t h = in_shape[1], w = in_shape[2], cin = in_shape[3]
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
-        self.keep = []
+        self.keep, self.pending = [], []
         c.h, c.w, c.cin = h, w, cin
         c.eh, c.ew, c.ce = h, w, cin
         c.oh, c.ow, c.oc = out_shape[1], out_shape[2], out_shape[3]
@@ -210,15 +250,15 @@ cdef class FusedBlock:
         if c.has_tail and not c.has_dw or not c.has_dw and not c.has_head:
             raise ValueError("a fused chain needs a depthwise stage before its tail, or a head")
         if c.has_head:
-            self._set_head(head)
+            self._set_head(head, pool)
         if c.has_dw:
             self._set_depthwise(dw)
         if c.has_tail:
-            self._set_tail(tail)
+            self._set_tail(tail, pool)
         self._check_output()
-        self._allocate(num_threads)
+        self._size_buffers(num_threads)
 
-    cdef _set_head(self, tuple head):
+    cdef _set_head(self, tuple head, pool):
         cdef Chain* c = &self.c
         filt, bias, lo, hi, window, (c.eh, c.ew) = head
         c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pad_t, c.pad_l = window
@@ -229,10 +269,9 @@ cdef class FusedBlock:
         if c.head_pointwise and (c.eh, c.ew) != (c.h, c.w):
             raise ValueError(f"a 1x1 head keeps the image size, not {(c.eh, c.ew)}")
         c.ce = n
-        packed = pack_weights(np.ascontiguousarray(filt, np.float32).reshape(n, -1),
-                              _bias(bias))
-        self.keep.append(packed)
-        c.head = _gemm_stage(packed, lo, hi, n, c.kh * c.kw * c.cin)
+        c.head = Gemm(NULL, NULL, lo, hi, n, c.kh * c.kw * c.cin)
+        w2d = np.ascontiguousarray(filt, np.float32).reshape(n, -1)
+        self.pending.append((False, w2d, _bias(bias), pool))
 
     cdef _set_depthwise(self, tuple dw):
         cdef Chain* c = &self.c
@@ -255,15 +294,28 @@ cdef class FusedBlock:
             c.dw_bias = _address(b)
         c.dw_lo, c.dw_hi = lo, hi
 
-    cdef _set_tail(self, tuple tail):
+    cdef _set_tail(self, tuple tail, pool):
         cdef Chain* c = &self.c
         filt, bias, lo, hi = tail
         filt = np.ascontiguousarray(filt, np.float32)
         if filt.ndim != 2 or filt.shape[1] != c.ce:
             raise ValueError(f"tail filter {filt.shape} does not take {c.ce} channels")
-        packed = pack_weights(filt, _bias(bias))
-        self.keep.append(packed)
-        c.tail = _gemm_stage(packed, lo, hi, filt.shape[0], c.ce)
+        c.tail = Gemm(NULL, NULL, lo, hi, filt.shape[0], c.ce)
+        self.pending.append((True, filt, _bias(bias), pool))
+
+    cdef _pack(self):
+        # Weights are packed at the first run, not at load (as ruy packs lazily): load
+        # stays as quick as the unfused kernels', which use the model's weights in place.
+        cdef Gemm* stage
+        cdef const float32_t[::1] weights
+        cdef const float32_t[::1] bias
+        for is_tail, w, b, pool in self.pending:
+            packed = pack_weights(w, b, pool)
+            self.keep.append(packed)
+            weights, bias = packed[0], packed[1]
+            stage = &self.c.tail if is_tail else &self.c.head
+            stage.packed, stage.bias = &weights[0], &bias[0]
+        self.pending = []
 
     cdef _check_output(self):
         cdef Chain* c = &self.c
@@ -273,18 +325,26 @@ cdef class FusedBlock:
         if not c.has_dw and (c.oh != c.eh or c.ow != c.ew):
             raise ValueError(f"output shape {self.out_shape} does not match the head")
 
-    cdef _allocate(self, int num_threads):
+    cdef _size_buffers(self, int num_threads):
         cdef Chain* c = &self.c
         cdef Py_ssize_t rows
         work = <double>self.in_shape[0] * c.oh * c.ow * max(1, c.ce) * max(1, c.cin)
         self.threads = max(1, min(threads_for(work, num_threads), c.oh))
+        # Room for the rows of two bands: see _run_rows.
         rows = min(c.eh, (c.band - 1) * c.g.sh + (c.g.kh - 1) * c.g.dh + 1)
-        c.ebuf = rows * c.ew * c.ce if c.has_head and c.has_dw else 0
+        c.ebuf_rows = min(c.eh, rows + c.band * c.g.sh)
+        c.ebuf = c.ebuf_rows * c.ew * c.ce if c.has_head and c.has_dw else 0
         c.dbuf = c.band * c.ow * c.ce if c.has_tail else 0
         c.cols = 0 if not c.has_head or c.head_pointwise else c.cols_rows * c.ew * c.head.k
         # 16 spare floats between the threads' buffers keep them on separate cache lines.
-        self.buffers = np.zeros(max(1, self.threads * (c.ebuf + c.dbuf + c.cols + 16)),
-                                np.float32)
+        self.scratch_floats = max(1, self.threads * (c.ebuf + c.dbuf + c.cols + 16))
+
+    def use_scratch(self, scratch):
+        """Run in ``scratch`` (float32, at least ``scratch_floats`` long) from now on."""
+        cdef float32_t[::1] view = scratch
+        if view.shape[0] < self.scratch_floats:
+            raise ValueError(f"scratch of {view.shape[0]} floats; {self.scratch_floats} needed")
+        self.scratch, self.buffers = scratch, view
 
     def run(self, x, res, out):
         """Compute the chain for input ``x`` (and residual ``res`` or None) into ``out``."""
@@ -292,14 +352,18 @@ cdef class FusedBlock:
         cdef float32_t[:, :, :, ::1] ov = out
         cdef const float32_t[:, :, :, ::1] rv
         cdef const float32_t* r = NULL
-        if tuple(x.shape) != self.in_shape or tuple(out.shape) != self.out_shape:
+        if not (_same_shape(xv.shape, self.in_shape) and _same_shape(ov.shape, self.out_shape)):
             raise ValueError(f"fused chain built for {self.in_shape} -> {self.out_shape}, "
                              f"got {tuple(x.shape)} -> {tuple(out.shape)}")
         if res is not None:
-            if tuple(res.shape) != self.out_shape:
-                raise ValueError(f"residual {tuple(res.shape)} is not {self.out_shape}")
             rv = res
+            if not _same_shape(rv.shape, self.out_shape):
+                raise ValueError(f"residual {tuple(res.shape)} is not {self.out_shape}")
             r = &rv[0, 0, 0, 0]
+        if self.scratch is None:
+            self.use_scratch(np.empty(self.scratch_floats, np.float32))
+        if self.pending:
+            self._pack()
         self._run(&xv[0, 0, 0, 0], &ov[0, 0, 0, 0], r)
 
     cdef void _run(self, const float32_t* x, float32_t* out, const float32_t* res):
@@ -328,6 +392,11 @@ cdef class FusedBlock:
 def run_block(FusedBlock block, list inputs, list outputs):
     """Step of the invoke loop: inputs [x, residual or None], outputs [out]."""
     block.run(inputs[0], inputs[1], outputs[0])
+
+
+cdef bint _same_shape(Py_ssize_t* shape, tuple want):
+    return (shape[0] == <Py_ssize_t>want[0] and shape[1] == <Py_ssize_t>want[1]
+            and shape[2] == <Py_ssize_t>want[2] and shape[3] == <Py_ssize_t>want[3])
 
 
 def _bias(bias):

@@ -24,9 +24,6 @@ cdef extern from *:
        weight panel passes over it. */
     #define EL_BLOCK_A_BYTES (128 * 1024)
     #define EL_MR 6
-    /* Outputs above which a row block is packed (see el_gemm_body). */
-    static Py_ssize_t EL_PACK_A_MIN_COLS = 32;
-    #include <stdlib.h>
 
     /* Width of the panel starting at column j0 of n (16, or 8 for a short last one). */
     static inline Py_ssize_t el_panel_width(Py_ssize_t n, Py_ssize_t j0) {
@@ -47,7 +44,7 @@ cdef extern from *:
     EL_INLINE void el_tile(const float* a, Py_ssize_t lda, const float* panel, Py_ssize_t k,
                            const int MR, const int NV, const float* bias, float* c,
                            Py_ssize_t ldc, const float* res, Py_ssize_t ldr, float lo,
-                           float hi, const int HAS_RES, const int CLAMP, const int PACKED) {
+                           float hi, const int HAS_RES, const int CLAMP) {
         el_f32x8 acc[EL_MR][2];
         el_f32x8 b0, b1, av, v, vlo = EL_SPLAT8(lo), vhi = EL_SPLAT8(hi);
         Py_ssize_t kk;
@@ -63,7 +60,7 @@ cdef extern from *:
             b0 = EL_LOAD8(panel + kk * 8 * NV);
             b1 = NV > 1 ? EL_LOAD8(panel + kk * 8 * NV + 8) : b0;
             for (r = 0; r < MR; r++) {
-                av = EL_SPLAT8(PACKED ? a[kk * EL_MR + r] : a[r * lda + kk]);
+                av = EL_SPLAT8(a[r * lda + kk]);
                 acc[r][0] += av * b0;
                 if (NV > 1) acc[r][1] += av * b1;
             }
@@ -87,7 +84,7 @@ cdef extern from *:
         float tmp[EL_MR * 16];
         int r;
         Py_ssize_t j;
-        el_tile(a, lda, panel, k, MR, NV, bias, tmp, 16, NULL, 0, lo, hi, 0, 0, 0);
+        el_tile(a, lda, panel, k, MR, NV, bias, tmp, 16, NULL, 0, lo, hi, 0, 0);
         for (r = 0; r < MR; r++) {
             for (j = 0; j < ncols; j++) {
                 float x = tmp[r * 16 + j] + (res ? res[r * ldr + j] : 0.0f);
@@ -97,38 +94,40 @@ cdef extern from *:
     }
 
     /* Rows [0, m) of one full panel: tiles of EL_MR rows, then 4, 2 and 1. */
-    EL_INLINE void el_rows(const float* a, Py_ssize_t lda, const float* ap,
-                           const float* panel, Py_ssize_t k, const int NV, const float* bias,
-                           float* c, Py_ssize_t ldc, Py_ssize_t m, const float* res,
-                           Py_ssize_t ldr, float lo, float hi, const int HAS_RES,
-                           const int CLAMP) {
-        /* ap: the full tiles of a packed [tile][k][EL_MR], or NULL */
-        Py_ssize_t i = 0;
-        if (ap) {
-            for (; i + EL_MR <= m; i += EL_MR)
-                el_tile(ap + i * k, 1, panel, k, EL_MR, NV, bias, c + i * ldc, ldc,
-                        res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP, 1);
+    /* Rows [0, m) of one full panel in tiles of EL_MR rows. The last 7 to 12 rows go
+       as two tiles of 3 to 6 (49 rows: 6 x 6 + 4 + 3), and fewer than 6 as one: a tile
+       of r rows keeps only 2r accumulators busy, and FMA latency wants 8 or more. */
+    #define EL_TILE_AT(R) el_tile(a + i * lda, lda, panel, k, (R), NV, bias, c + i * ldc, \\
+                                  ldc, res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP)
+    EL_INLINE void el_rows(const float* a, Py_ssize_t lda, const float* panel, Py_ssize_t k,
+                           const int NV, const float* bias, float* c, Py_ssize_t ldc,
+                           Py_ssize_t m, const float* res, Py_ssize_t ldr, float lo,
+                           float hi, const int HAS_RES, const int CLAMP) {
+        Py_ssize_t i = 0, rest, first;
+        for (; m - i > 2 * EL_MR || (m - i) == EL_MR; i += EL_MR) EL_TILE_AT(EL_MR);
+        rest = m - i;
+        first = rest > EL_MR ? rest / 2 + rest % 2 : rest;  /* 7..12 -> 4+3 .. 6+6 */
+        switch (first) {
+            case 6: EL_TILE_AT(6); break;
+            case 5: EL_TILE_AT(5); break;
+            case 4: EL_TILE_AT(4); break;
+            case 3: EL_TILE_AT(3); break;
+            case 2: EL_TILE_AT(2); break;
+            case 1: EL_TILE_AT(1); break;
+            default: break;
         }
-        for (; i + EL_MR <= m; i += EL_MR)
-            el_tile(a + i * lda, lda, panel, k, EL_MR, NV, bias, c + i * ldc, ldc,
-                    res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP, 0);
-        if (i + 4 <= m) {
-            el_tile(a + i * lda, lda, panel, k, 4, NV, bias, c + i * ldc, ldc,
-                    res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP, 0);
-            i += 4;
+        i += first;
+        switch (m - i) {
+            case 6: EL_TILE_AT(6); break;
+            case 5: EL_TILE_AT(5); break;
+            case 4: EL_TILE_AT(4); break;
+            case 3: EL_TILE_AT(3); break;
+            default: break;
         }
-        if (i + 2 <= m) {
-            el_tile(a + i * lda, lda, panel, k, 2, NV, bias, c + i * ldc, ldc,
-                    res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP, 0);
-            i += 2;
-        }
-        if (i < m)
-            el_tile(a + i * lda, lda, panel, k, 1, NV, bias, c + i * ldc, ldc,
-                    res + i * ldr, ldr, lo, hi, HAS_RES, CLAMP, 0);
     }
+    #undef EL_TILE_AT
 
-    EL_INLINE void el_panel_rows(const float* a, Py_ssize_t lda, const float* ap,
-                                 const float* panel,
+    EL_INLINE void el_panel_rows(const float* a, Py_ssize_t lda, const float* panel,
                                  Py_ssize_t k, const int NV, const float* bias, float* c,
                                  Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t ncols,
                                  const float* res, Py_ssize_t ldr, float lo, float hi) {
@@ -142,13 +141,13 @@ cdef extern from *:
                 el_tile_partial(a + i * lda, lda, panel, k, 1, NV, bias, c + i * ldc, ldc,
                                 ncols, res ? res + i * ldr : NULL, ldr, lo, hi);
         } else if (res && clamp) {
-            el_rows(a, lda, ap, panel, k, NV, bias, c, ldc, m, res, ldr, lo, hi, 1, 1);
+            el_rows(a, lda, panel, k, NV, bias, c, ldc, m, res, ldr, lo, hi, 1, 1);
         } else if (res) {
-            el_rows(a, lda, ap, panel, k, NV, bias, c, ldc, m, res, ldr, lo, hi, 1, 0);
+            el_rows(a, lda, panel, k, NV, bias, c, ldc, m, res, ldr, lo, hi, 1, 0);
         } else if (clamp) {
-            el_rows(a, lda, ap, panel, k, NV, bias, c, ldc, m, c, 0, lo, hi, 0, 1);
+            el_rows(a, lda, panel, k, NV, bias, c, ldc, m, c, 0, lo, hi, 0, 1);
         } else {
-            el_rows(a, lda, ap, panel, k, NV, bias, c, ldc, m, c, 0, lo, hi, 0, 0);
+            el_rows(a, lda, panel, k, NV, bias, c, ldc, m, c, 0, lo, hi, 0, 0);
         }
     }
 
@@ -157,34 +156,21 @@ cdef extern from *:
                                 Py_ssize_t n, Py_ssize_t k, const float* res,
                                 Py_ssize_t ldr, float lo, float hi) {
         Py_ssize_t block = EL_BLOCK_A_BYTES / (4 * (k > 0 ? k : 1)), i0, rows, j0, width;
-        Py_ssize_t r, kk, t;
-        float* ap = NULL;
         block = block < EL_MR ? EL_MR : block - block % EL_MR;
-        /* With several panels, the row block is read once per panel: copy its full
-           tiles k-major first, so each tile's broadcasts stream through one buffer. */
-        if (n > EL_PACK_A_MIN_COLS && m >= EL_MR && k > 0)
-            ap = (float*)malloc(sizeof(float) * (block < m ? block : m) * k);
         for (i0 = 0; i0 < m; i0 += block) {
             rows = m - i0 < block ? m - i0 : block;
-            if (ap) {
-                for (t = 0; t + EL_MR <= rows; t += EL_MR)
-                    for (kk = 0; kk < k; kk++)
-                        for (r = 0; r < EL_MR; r++)
-                            ap[t * k + kk * EL_MR + r] = a[(i0 + t + r) * lda + kk];
-            }
             for (j0 = 0; j0 < n; j0 += width) {
                 width = el_panel_width(n, j0);
                 const float* rp = res ? res + i0 * ldr + j0 : NULL;
                 Py_ssize_t ncols = n - j0 < width ? n - j0 : width;
                 if (width == 16)
-                    el_panel_rows(a + i0 * lda, lda, ap, packed + j0 * k, k, 2, bias + j0,
+                    el_panel_rows(a + i0 * lda, lda, packed + j0 * k, k, 2, bias + j0,
                                   c + i0 * ldc + j0, ldc, rows, ncols, rp, ldr, lo, hi);
                 else
-                    el_panel_rows(a + i0 * lda, lda, ap, packed + j0 * k, k, 1, bias + j0,
+                    el_panel_rows(a + i0 * lda, lda, packed + j0 * k, k, 1, bias + j0,
                                   c + i0 * ldc + j0, ldc, rows, ncols, rp, ldr, lo, hi);
             }
         }
-        free(ap);
     }
 
     #ifdef EL_X86_DISPATCH
@@ -240,7 +226,6 @@ cdef extern from *:
     }
     """
     Py_ssize_t el_packed_cols(Py_ssize_t n) noexcept nogil
-    Py_ssize_t EL_PACK_A_MIN_COLS
     Py_ssize_t el_panel_width(Py_ssize_t n, Py_ssize_t j0) noexcept nogil
     void el_gemm(const float* a, Py_ssize_t lda, const float* packed, const float* bias,
                  float* c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,

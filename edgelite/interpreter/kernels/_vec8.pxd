@@ -22,10 +22,14 @@ cdef extern from *:
     #define EL_LOAD8(p) (*(const el_f32x8*)(p))
     #define EL_STORE8(p, v) (*(el_f32x8*)(p) = (v))
     #define EL_SPLAT8(x) ((el_f32x8){(x), (x), (x), (x), (x), (x), (x), (x)})
-    /* like TFLite's min(max(v, lo), hi) written as comparisons: NaN passes through */
-    #define EL_CLAMP8(v, lo, hi) ((el_f32x8)( \\
-        ((el_i32x8)(v) & ~(((v) < (lo)) | ((v) > (hi)))) \\
-        | ((el_i32x8)(lo) & ((v) < (lo))) | ((el_i32x8)(hi) & ((v) > (hi)))))
+    /* TFLite's min(max(v, lo), hi) as two compare-and-select steps (a vblendvps each
+       on AVX2): NaN compares false and passes through, like std::max/std::min. */
+    #define EL_SELECT8(mask, a, b) \\
+        ((el_f32x8)(((el_i32x8)(a) & (mask)) | ((el_i32x8)(b) & ~(mask))))
+    #define EL_CLAMP8(v, lo, hi) __extension__({ \\
+        el_f32x8 el_v_ = (v); \\
+        el_v_ = EL_SELECT8(el_v_ < (lo), (lo), el_v_); \\
+        EL_SELECT8(el_v_ > (hi), (hi), el_v_); })
     #else
     #define EL_INLINE static inline
     #endif
@@ -49,6 +53,12 @@ cdef extern from *:
         return 0;
     #endif
     }
+
+    /* Tests: 1 runs this module's kernels in their baseline build, 0 back to the best. */
+    static inline void el_force_baseline(int on) {
+        el_avx2_fma_state = on ? 0 : -1;
+    }
     #endif
     """
     int el_have_avx2_fma() noexcept nogil
+    void el_force_baseline(int on) noexcept nogil

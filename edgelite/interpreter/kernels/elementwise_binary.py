@@ -272,8 +272,15 @@ def _make_prepare(op: BuiltinOperator, computes: dict[TensorType, Compute], fuse
         a, b = node.input(0), node.input(1)
         if op in _QUANTIZED and a.type in QUANTIZED_TYPES and is_quantized(a):
             return _qbinary().prepare(node, op.name)
+        if op == BuiltinOperator.DIV and a.type in QUANTIZED_TYPES and is_quantized(a):
+            from . import _qdivision  # first quantized use only
+
+            return _qdivision.prepare(node)
         picks = op in _SELECTS
-        check_type(node, a, computes, allow_quantized=picks)
+        # TFLite's 8/16-bit FLOOR_DIV / FLOOR_MOD are plain integer ops on the raw values:
+        # quantization parameters may be present and are not applied.
+        raw = op in (BuiltinOperator.FLOOR_DIV, BuiltinOperator.FLOOR_MOD)
+        check_type(node, a, computes, allow_quantized=picks or raw)
         check_same_type(node, (a, b))
         if picks and is_quantized(a):
             _check_same_quantization(node)
@@ -281,7 +288,12 @@ def _make_prepare(op: BuiltinOperator, computes: dict[TensorType, Compute], fuse
         shape = broadcast_shape(a.shape, b.shape)
         low, high, clamp = clamp_bounds(node, a.dtype) if fused else (None, None, False)
         fast_op, pattern = _fast_path(op, a, b, shape)
-        data = BinaryData(computes[a.type], low, high, clamp, fast_op, pattern)
+        compute = computes[a.type]
+        if op == BuiltinOperator.FLOOR_DIV and a.type in (TensorType.INT8, TensorType.INT16):
+            from ._qdivision import floor_div_narrow  # how INT_MIN / -1 comes back
+
+            compute = floor_div_narrow
+        data = BinaryData(compute, low, high, clamp, fast_op, pattern)
         return Prepared(output_shapes=[shape], data=data)
 
     return prepare
@@ -331,6 +343,9 @@ def _check_same_quantization(node: Node) -> None:
 def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """out = a (op) b, broadcast, then clamped to the fused activation's range."""
     if not isinstance(data, BinaryData):  # quantized: checked second, float stays cheap
+        if data.op == "DIV":  # _qdivision's data carries its kernels
+            data.reference(inputs, outputs)
+            return
         _qbinary().invoke_reference(data, inputs, outputs)
         return
     out = outputs[0]
@@ -342,6 +357,9 @@ def invoke(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> No
 def invoke_opt(data: BinaryData, inputs: list[Any], outputs: list[np.ndarray]) -> None:
     """Quantized ops: the Cython kernel; float and plain integer ops: as the reference."""
     if not isinstance(data, BinaryData):
+        if data.op == "DIV":  # _qdivision's data carries its kernels
+            data.optimized(inputs, outputs)
+            return
         _qbinary().invoke_optimized(data, inputs, outputs)
         return
     if data.fast_op:
@@ -387,7 +405,7 @@ KERNELS = {
         prepare=_make_prepare(op, computes, fused),
         invoke=invoke,
         versions=versions,
-        invoke_opt=invoke_opt if op in _QUANTIZED else None,
+        invoke_opt=invoke_opt if op in _QUANTIZED or op == BuiltinOperator.DIV else None,
     )
     for op, (computes, fused, versions) in _OPS.items()
 }

@@ -181,6 +181,13 @@ _OPS: dict[BuiltinOperator, tuple[Callable[..., None], tuple[TensorType, ...], t
         (1, 2),
     ),
 }
+# Ops whose 8/16-bit quantized forms live in _qunary_more (the _qactivation table kernels).
+_QUANTIZED_MORE = (
+    BuiltinOperator.ABS,
+    BuiltinOperator.NEG,
+    BuiltinOperator.EXP,
+    BuiltinOperator.LOG,
+)
 
 
 def _make_prepare(
@@ -191,6 +198,13 @@ def _make_prepare(
             x = node.inputs[0]
             if x.type in QUANTIZED_TYPES and is_quantized(x):
                 return _prepare_quantized_rsqrt(node)
+        if op in _QUANTIZED_MORE and node.inputs and node.inputs[0] is not None:
+            x = node.inputs[0]
+            # Quantized ABS/EXP/LOG; NEG negates raw 8/16-bit values quantized or not.
+            if x.type in QUANTIZED_TYPES and (is_quantized(x) or op == BuiltinOperator.NEG):
+                from . import _qunary_more  # first quantized use only
+
+                return _qunary_more.prepare(node)
         return unary_prepare(node, allowed, UnaryData(compute))
 
     return prepare
@@ -230,7 +244,7 @@ KERNELS = {
         prepare=_make_prepare(op, compute, allowed),
         invoke=invoke,
         versions=versions,
-        invoke_opt=invoke_opt if op == BuiltinOperator.RSQRT else None,
+        invoke_opt=invoke_opt if op == BuiltinOperator.RSQRT or op in _QUANTIZED_MORE else None,
     )
     for op, (compute, allowed, versions) in _OPS.items()
 }
