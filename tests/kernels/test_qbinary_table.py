@@ -99,6 +99,6 @@ def test_pair_table_rows_the_walk_reads(op, shapes):
 
 def test_out_of_range_shift_keeps_the_reference_error():
     data = _data(np.random.default_rng(0), MUL, np.int8, "tflite", SHAPES[0])
-    data.output_multiplier = (1 << 30, 31)  # what a huge MUL output factor gives
+    data.set_fields(output_multiplier=(1 << 30, 31))  # what a huge MUL output factor gives
     with pytest.raises(ValueError, match="shift"):
         _qbinary.pair_table(data)

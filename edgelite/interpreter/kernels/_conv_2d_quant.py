@@ -28,7 +28,7 @@ from . import _qgemm
 from . import _requant as rq
 from . import _window as win
 from ._qwindow import conv_sums
-from .base import Node, Prepared, PrepareError, TensorInfo, check_dtype
+from .base import Node, OpRecord, Prepared, PrepareError, TensorInfo, check_dtype
 
 INPUT, FILTER, BIAS = 0, 1, 2
 
@@ -39,32 +39,18 @@ _FILTER_TYPES = {
 }
 
 
-class QConvData:
+class QConvData(OpRecord):
     """Prepared quantized CONV_2D (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple, and kernel-module imports are load time.
-    __slots__ = ("dilation", "groups", "pad", "plan", "requant", "stride", "w_zero", "x_zero")
-
-    def __init__(
-        self,
-        stride: tuple[int, int],
-        dilation: tuple[int, int],
-        pad: tuple[int, int],
-        groups: int,
-        x_zero: int,
-        w_zero: np.ndarray,  # per output channel
-        requant: rq.Requant,
-        plan: _qgemm.GemmPlan | None,  # constant weights and bias: the optimized GEMM
-    ) -> None:
-        self.stride = stride
-        self.dilation = dilation
-        self.pad = pad
-        self.groups = groups
-        self.x_zero = x_zero
-        self.w_zero = w_zero
-        self.requant = requant
-        self.plan = plan
+    __slots__ = ("stride", "dilation", "pad", "groups", "x_zero", "w_zero", "requant", "plan")
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]
+    groups: int
+    x_zero: int
+    w_zero: np.ndarray  # per output channel
+    requant: rq.Requant
+    plan: _qgemm.GemmPlan | None  # constant weights and bias: the optimized GEMM
 
     def invoke(self, inputs: list, outputs: list) -> None:
         invoke(self, inputs, outputs)

@@ -25,67 +25,43 @@ from . import _requant as rq
 from . import _window as win
 from ._conv_2d_quant import check_bias, int16_zero_points
 from ._qwindow import depthwise_sums
-from .base import Node, Prepared, check_dtype
+from .base import Node, OpRecord, Prepared, check_dtype
 
 INPUT, FILTER, BIAS = 0, 1, 2
 
 
-class IntPlan:
+class IntPlan(OpRecord):
     """The int32 row kernel's plan (_qdirect.depthwise_int8)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple, and kernel-module imports are load time.
-    __slots__ = ("epilogue", "row", "weights")
-
-    def __init__(
-        self,
-        weights: np.ndarray,  # [kh, kw, O] int16: weight minus zero point
-        epilogue: tuple,
-        row: int,  # out_w * O: the int32 accumulators of one output row
-    ) -> None:
-        self.weights = weights
-        self.epilogue = epilogue
-        self.row = row
+    __slots__ = ("weights", "epilogue", "row")
+    weights: np.ndarray  # [kh, kw, O] int16: weight minus zero point
+    epilogue: tuple
+    row: int  # out_w * O: the int32 accumulators of one output row
 
 
-class QDepthwiseData:
+class QDepthwiseData(OpRecord):
     """Prepared quantized DEPTHWISE_CONV_2D (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple, and kernel-module imports are load time.
     __slots__ = (
-        "dilation",
-        "multiplier",
-        "num_threads",
-        "pad",
-        "plan",
-        "requant",
         "stride",
-        "w_zero",
+        "dilation",
+        "pad",
+        "multiplier",
         "x_zero",
+        "w_zero",
+        "requant",
+        "plan",
+        "num_threads",
     )
-
-    def __init__(
-        self,
-        stride: tuple[int, int],
-        dilation: tuple[int, int],
-        pad: tuple[int, int],
-        multiplier: int,
-        x_zero: int,
-        w_zero: np.ndarray,  # per output channel
-        requant: rq.Requant,
-        plan: IntPlan | None,
-        num_threads: int,
-    ) -> None:
-        self.stride = stride
-        self.dilation = dilation
-        self.pad = pad
-        self.multiplier = multiplier
-        self.x_zero = x_zero
-        self.w_zero = w_zero
-        self.requant = requant
-        self.plan = plan
-        self.num_threads = num_threads
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]
+    multiplier: int
+    x_zero: int
+    w_zero: np.ndarray  # per output channel
+    requant: rq.Requant
+    plan: IntPlan | None
+    num_threads: int
 
     def invoke(self, inputs: list, outputs: list) -> None:
         invoke(self, inputs, outputs)

@@ -30,7 +30,7 @@ from . import _requant as rq
 from . import _window as win
 from ._conv_2d_quant import check_bias, int16_zero_points
 from ._qparams import reference_rounding
-from .base import Node, Prepared, PrepareError, check_dtype
+from .base import Node, OpRecord, Prepared, PrepareError, check_dtype
 
 INPUT, WEIGHTS, BIAS = 0, 1, 2
 
@@ -44,28 +44,17 @@ _ACTIVATIONS = (
 )
 
 
-class QFullyConnectedData:
+class QFullyConnectedData(OpRecord):
     """Prepared quantized FULLY_CONNECTED (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple, and kernel-module imports are load time.
-    __slots__ = ("gemv", "plan", "requant", "rows", "w_zero", "x_zero")
-
-    def __init__(
-        self,
-        rows: int,
-        x_zero: int,
-        w_zero: np.ndarray,  # per unit
-        requant: rq.Requant,
-        plan: _qgemm.GemmPlan | None,
-        gemv: tuple | None = None,  # (int8 weights [units, K], epilogue) for _qdirect.gemv_int8
-    ) -> None:
-        self.rows = rows
-        self.x_zero = x_zero
-        self.w_zero = w_zero
-        self.requant = requant
-        self.plan = plan
-        self.gemv = gemv
+    __slots__ = ("rows", "x_zero", "w_zero", "requant", "plan", "gemv")
+    rows: int
+    x_zero: int
+    w_zero: np.ndarray  # per unit
+    requant: rq.Requant
+    plan: _qgemm.GemmPlan | None
+    gemv: tuple | None  # (int8 weights [units, K], epilogue) for _qdirect.gemv_int8
+    _defaults = {"gemv": None}
 
     def invoke(self, inputs: list, outputs: list) -> None:
         invoke(self, inputs, outputs)

@@ -53,7 +53,7 @@ from ._qbroadcast import (
     make_plan,
 )
 from ._qparams import check_int16_symmetric, per_tensor, rounding_mode
-from .base import Node, Prepared, PrepareError, broadcast_shape
+from .base import Node, OpRecord, Prepared, PrepareError, broadcast_shape
 
 try:
     from . import _qelementwise  # type: ignore[attr-defined]  # Cython, no stub
@@ -71,52 +71,44 @@ _WIDTHS: dict[tuple[str, str], dict[int, int]] = {
 }
 
 
-class QBinaryData:
+class QBinaryData(OpRecord):
     """Everything a quantized binary kernel needs, decided at prepare (read-only after)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1.5 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = (
-        "act_max", "act_min", "dtype", "forms", "input_multipliers", "left_shift", "offsets",
-        "op", "output_multiplier", "output_offset", "params", "plan", "pot_shifts",
-        "rounding", "table", "wrapping_forms",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        op: str,
-        dtype: np.dtype,
-        offsets: tuple[int, int],  # minus the input zero points
-        output_offset: int,
-        left_shift: int,
-        input_multipliers: tuple[tuple[int, int], tuple[int, int]],  # (multiplier, shift) each
-        output_multiplier: tuple[int, int],
-        act_min: int,
-        act_max: int,
-        rounding: str,  # "tflite" (official per-element forms), "double" or "single"
-        pot_shifts: tuple[int, int] | None,  # int16 POT path: right shift of each input
-        plan: Plan,
-        forms: np.ndarray | None,  # FORM_* per output element ("tflite" only)
-        wrapping_forms: tuple[int, ...],  # SIMD forms narrowing to int16 by wrapping
-        params: dict[str, int] | None = None,  # the C struct of the optimized int16 kernel
-        table: np.ndarray | None = None,  # 8-bit: pair_table() for the optimized kernel
-    ) -> None:
-        self.op = op
-        self.dtype = dtype
-        self.offsets = offsets
-        self.output_offset = output_offset
-        self.left_shift = left_shift
-        self.input_multipliers = input_multipliers
-        self.output_multiplier = output_multiplier
-        self.act_min = act_min
-        self.act_max = act_max
-        self.rounding = rounding
-        self.pot_shifts = pot_shifts
-        self.plan = plan
-        self.forms = forms
-        self.wrapping_forms = wrapping_forms
-        self.params = params
-        self.table = table
+        "op",
+        "dtype",
+        "offsets",
+        "output_offset",
+        "left_shift",
+        "input_multipliers",
+        "output_multiplier",
+        "act_min",
+        "act_max",
+        "rounding",
+        "pot_shifts",
+        "plan",
+        "forms",
+        "wrapping_forms",
+        "params",
+        "table",
+    )
+    op: str
+    dtype: np.dtype
+    offsets: tuple[int, int]  # minus the input zero points
+    output_offset: int
+    left_shift: int
+    input_multipliers: tuple[tuple[int, int], tuple[int, int]]  # (multiplier, shift) each
+    output_multiplier: tuple[int, int]
+    act_min: int
+    act_max: int
+    rounding: str  # "tflite" (official per-element forms), "double" or "single"
+    pot_shifts: tuple[int, int] | None  # int16 POT path: right shift of each input
+    plan: Plan
+    forms: np.ndarray | None  # FORM_* per output element ("tflite" only)
+    wrapping_forms: tuple[int, ...]  # SIMD forms narrowing to int16 by wrapping
+    params: dict[str, int] | None  # the C struct of the optimized int16 kernel
+    table: np.ndarray | None  # 8-bit: pair_table() for the optimized kernel
+    _defaults = {"params": None, "table": None}
 
 
 def simd_forms(op: str, dtype: np.dtype, plan: Plan, rounding: str) -> np.ndarray | None:
@@ -260,9 +252,9 @@ def prepare(node: Node, op: str) -> Prepared:
     )  # fmt: skip
     # The optimized kernel's data, the last fields filled in before anyone sees ``data``.
     if dtype == np.int16:
-        data.params = kernel_params(data)
+        data.set_fields(params=kernel_params(data))
     elif _qelementwise is not None:
-        data.table = pair_table(data)
+        data.set_fields(table=pair_table(data))
     return Prepared(output_shapes=[shape], data=data)
 
 

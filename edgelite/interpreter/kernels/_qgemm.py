@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _blas
 from ._requant import MODE_CODES, Requant
+from .base import OpRecord
 
 try:
     from ._qconv import conv_gemm, requant
@@ -87,47 +88,39 @@ def dgemm_pointer() -> tuple[int, bool] | None:
     return _dgemm["dgemm"]
 
 
-class GemmPlan:
+class GemmPlan(OpRecord):
     """What ``_qconv.conv_gemm`` needs for one layer, decided at prepare."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple, and kernel-module imports are load time.
     __slots__ = (
-        "acc", "chunk", "cols", "epilogue", "gemm", "gemm_int64", "groups", "iacc",
-        "num_threads", "pad", "real", "weights", "window", "xshift",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        weights: np.ndarray,  # [O, K] float32 / float64: weight minus its zero point
-        epilogue: tuple,  # _qconv epilogue arguments (bias with the zero-point correction)
-        window: tuple[int, ...],  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l)
-        groups: int,
-        pad: float,  # value of a padding tap: the shifted input zero point
-        xshift: int,  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
-        chunk: int,  # K-chunk whose float32 sums stay exact
-        cols: tuple[int, ...],  # scratch shapes: [threads, block, K] patches,
-        acc: tuple[int, ...],  # [threads, block, O / groups] GEMM results,
-        iacc: tuple[int, ...],  # [threads, block, O / groups] int32 sums of chunks (or empty)
-        real: type,  # np.float32, or np.float64 for int16 inputs
-        gemm: int,
-        gemm_int64: bool,
-        num_threads: int,
-    ) -> None:
-        self.weights = weights
-        self.epilogue = epilogue
-        self.window = window
-        self.groups = groups
-        self.pad = pad
-        self.xshift = xshift
-        self.chunk = chunk
-        self.cols = cols
-        self.acc = acc
-        self.iacc = iacc
-        self.real = real
-        self.gemm = gemm
-        self.gemm_int64 = gemm_int64
-        self.num_threads = num_threads
+        "weights",
+        "epilogue",
+        "window",
+        "groups",
+        "pad",
+        "xshift",
+        "chunk",
+        "cols",
+        "acc",
+        "iacc",
+        "real",
+        "gemm",
+        "gemm_int64",
+        "num_threads",
+    )
+    weights: np.ndarray  # [O, K] float32 / float64: weight minus its zero point
+    epilogue: tuple  # _qconv epilogue arguments (bias with the zero-point correction)
+    window: tuple[int, ...]  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l)
+    groups: int
+    pad: float  # value of a padding tap: the shifted input zero point
+    xshift: int  # subtracted from inputs so that they fit [-128, 128] (uint8: 128)
+    chunk: int  # K-chunk whose float32 sums stay exact
+    cols: tuple[int, ...]  # scratch shapes: [threads, block, K] patches,
+    acc: tuple[int, ...]  # [threads, block, O / groups] GEMM results,
+    iacc: tuple[int, ...]  # [threads, block, O / groups] int32 sums of chunks (or empty)
+    real: type  # np.float32, or np.float64 for int16 inputs
+    gemm: int
+    gemm_int64: bool
+    num_threads: int
 
 
 def _block_rows(rows: int, k: int, out: int, itemsize: int) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from ...schema.generated.enums import ActivationFunctionType
 from . import fixedpoint as fp
 from ._qparams import rounding_mode
-from .base import Node, PrepareError, TensorInfo
+from .base import Node, OpRecord, PrepareError, TensorInfo
 
 QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
@@ -252,32 +252,18 @@ def check_bias_scale(
         )
 
 
-class Requant:
+class Requant(OpRecord):
     """Everything the requantizing epilogue needs, one entry per output channel."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple (~1-2 ms for a dataclass), and kernel-module imports are load time.
-    __slots__ = ("codes", "dtype", "high", "low", "multiplier", "real", "shift", "zero_point")
-
-    def __init__(
-        self,
-        codes: np.ndarray,  # int8 [C]: MODE_CODES of each channel's multiplication
-        multiplier: np.ndarray,  # int32 [C]
-        shift: np.ndarray,  # int32 [C]
-        real: np.ndarray,  # float64 [C] (REAL channels)
-        zero_point: int,
-        low: int,
-        high: int,
-        dtype: np.dtype,
-    ) -> None:
-        self.codes = codes
-        self.multiplier = multiplier
-        self.shift = shift
-        self.real = real
-        self.zero_point = zero_point
-        self.low = low
-        self.high = high
-        self.dtype = dtype
+    __slots__ = ("codes", "multiplier", "shift", "real", "zero_point", "low", "high", "dtype")
+    codes: np.ndarray  # int8 [C]: MODE_CODES of each channel's multiplication
+    multiplier: np.ndarray  # int32 [C]
+    shift: np.ndarray  # int32 [C]
+    real: np.ndarray  # float64 [C] (REAL channels)
+    zero_point: int
+    low: int
+    high: int
+    dtype: np.dtype
 
     def epilogue(self, bias32: np.ndarray | None, bias64: np.ndarray | None) -> tuple:
         """The argument tuple of the Cython epilogue (_qconv.requant / conv_gemm)."""

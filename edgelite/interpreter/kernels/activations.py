@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator, TensorType
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_inputs
 from .unary import check_output, check_same_type, check_type, is_quantized, unary_prepare
 
 try:
@@ -71,28 +71,17 @@ def _qp() -> Any:
     return module
 
 
-class ActivationData:
+class ActivationData(OpRecord):
     """Prepared float activation (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("alpha", "fused_kind", "high", "kind", "low", "num_threads")
-
-    def __init__(
-        self,
-        kind: str,  # the op's formula, see _REFERENCE
-        alpha: float = 0.0,  # LEAKY_RELU slope
-        low: float = 0.0,  # clamp bounds of the RELU family
-        high: float = 0.0,
-        num_threads: int = 1,
-        fused_kind: int = -1,  # the _elementwise loop for this kind, -1: none
-    ) -> None:
-        self.kind = kind
-        self.alpha = alpha
-        self.low = low
-        self.high = high
-        self.num_threads = num_threads
-        self.fused_kind = fused_kind
+    __slots__ = ("kind", "alpha", "low", "high", "num_threads", "fused_kind")
+    kind: str  # the op's formula, see _REFERENCE
+    alpha: float  # LEAKY_RELU slope
+    low: float  # clamp bounds of the RELU family
+    high: float
+    num_threads: int
+    fused_kind: int  # the _elementwise loop for this kind, -1: none
+    _defaults = {"alpha": 0.0, "low": 0.0, "high": 0.0, "num_threads": 1, "fused_kind": -1}
 
 
 # -- numpy reference formulas (x, out, data) ----------------------------------------
@@ -286,22 +275,16 @@ def _prepare_for(op: BuiltinOperator):
 # -- PRELU --------------------------------------------------------------------------
 
 
-class PreluData:
+class PreluData(OpRecord):
     """Prepared float PRELU (read-only after prepare)."""
 
     __slots__ = ("alpha_block", "block_dims", "num_threads")
-
-    def __init__(
-        self,
-        # alpha broadcast over the trailing output dims it varies along, flattened: the
-        # output is that block repeated. None when alpha is not a constant.
-        alpha_block: np.ndarray | None,
-        block_dims: int,  # how many trailing output dims the block spans
-        num_threads: int = 1,
-    ) -> None:
-        self.alpha_block = alpha_block
-        self.block_dims = block_dims
-        self.num_threads = num_threads
+    # alpha broadcast over the trailing output dims it varies along, flattened: the
+    # output is that block repeated. None when alpha is not a constant.
+    alpha_block: np.ndarray | None
+    block_dims: int  # how many trailing output dims the block spans
+    num_threads: int
+    _defaults = {"num_threads": 1}
 
 
 def prepare_prelu(node: Node) -> Prepared:

@@ -29,29 +29,20 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
 from ._blas import use_blas_threads
-from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, broadcast_shape, check_inputs
 
 LHS, RHS = 0, 1
 
 
-class OpData:
+class OpData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = ("adj_x", "adj_y", "num_threads", "quant")
-
-    def __init__(
-        self,
-        adj_x: bool,
-        adj_y: bool,
-        num_threads: int,
-        quant: Any = None,  # quantized: (lhs zero, rhs zero, Requant or None for int32 output)
-    ) -> None:
-        self.adj_x = adj_x
-        self.adj_y = adj_y
-        self.num_threads = num_threads
-        self.quant = quant
+    adj_x: bool
+    adj_y: bool
+    num_threads: int
+    quant: Any  # quantized: (lhs zero, rhs zero, Requant or None for int32 output)
+    _defaults = {"quant": None}
 
 
 def prepare(node: Node) -> Prepared:

@@ -24,6 +24,7 @@ from ...schema.generated.enums import BuiltinOperator, TensorType
 from .base import (
     KernelSpec,
     Node,
+    OpRecord,
     Prepared,
     PrepareError,
     TensorInfo,
@@ -54,25 +55,16 @@ _BINARY: dict[
 }
 
 
-class CompareData:
+class CompareData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("rescale", "rounding", "table", "ufunc")
-
-    def __init__(
-        self,
-        ufunc: Callable[..., Any],
-        # Quantized inputs: (offset, multiplier, shift) of each side, and the rounding.
-        rescale: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None,
-        rounding: str = "double",
-        table: np.ndarray | None = None,  # 8-bit: the result of every byte pair (optimized)
-    ) -> None:
-        self.ufunc = ufunc
-        self.rescale = rescale
-        self.rounding = rounding
-        self.table = table
+    __slots__ = ("ufunc", "rescale", "rounding", "table")
+    ufunc: Callable[..., Any]
+    # Quantized inputs: (offset, multiplier, shift) of each side, and the rounding.
+    rescale: tuple[tuple[int, int, int], tuple[int, int, int]] | None
+    rounding: str
+    table: np.ndarray | None  # 8-bit: the result of every byte pair (optimized)
+    _defaults = {"rescale": None, "rounding": "double", "table": None}
 
 
 def _make_prepare(op: BuiltinOperator, ufunc: Callable[..., Any], allowed: tuple[TensorType, ...]):

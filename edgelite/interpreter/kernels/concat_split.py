@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from .base import (
     KernelSpec,
     Node,
+    OpRecord,
     Prepared,
     PrepareError,
     activation_range,
@@ -36,24 +37,15 @@ from .base import (
 )
 
 
-class ConcatData:
+class ConcatData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("activation", "axis", "rescale", "scalars")
-
-    def __init__(
-        self,
-        axis: int,
-        activation: ActivationFunctionType,
-        scalars: bool,  # concatenating rank-0 tensors stacks them into a vector
-        rescale: _qconcat.ConcatRescale | None = None,  # uint8 inputs with other parameters
-    ) -> None:
-        self.axis = axis
-        self.activation = activation
-        self.scalars = scalars
-        self.rescale = rescale
+    __slots__ = ("axis", "activation", "scalars", "rescale")
+    axis: int
+    activation: ActivationFunctionType
+    scalars: bool  # concatenating rank-0 tensors stacks them into a vector
+    rescale: _qconcat.ConcatRescale | None  # uint8 inputs with other parameters
+    _defaults = {"rescale": None}
 
 
 def _prepare_concat(node: Node) -> Prepared:

@@ -24,7 +24,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
 from ._blas import gemm
-from .base import KernelSpec, Node, Prepared, PrepareError
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError
 
 try:
     from ._conv import im2col
@@ -39,62 +39,41 @@ NO_BIAS = np.empty(0, np.float32)
 IM2COL_CHUNK_BYTES = 1 << 20
 
 
-class OpData:
+class OpData(OpRecord):
     """Prepared float CONV_2D (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple (~1-2 ms for a dataclass), and kernel-module imports are load time.
     __slots__ = (
-        "chunk_rows",
-        "dilation",
-        "group_out",
-        "groups",
-        "high",
-        "kernel",
-        "low",
-        "num_threads",
-        "pad",
-        "pointwise",
-        "scratch",
         "stride",
-        "tanh",
-        "weights",
+        "dilation",
+        "pad",
+        "kernel",
         "window",
+        "groups",
+        "low",
+        "high",
+        "tanh",
+        "pointwise",
+        "weights",
+        "chunk_rows",
+        "scratch",
+        "group_out",
+        "num_threads",
     )
-
-    def __init__(
-        self,
-        stride: tuple[int, int],
-        dilation: tuple[int, int],
-        pad: tuple[int, int],  # leading (top, left) padding; the odd extra goes at the end
-        kernel: tuple[int, int],
-        window: tuple[int, ...],  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l) for _conv.im2col
-        groups: int,
-        low: float,
-        high: float,
-        tanh: bool,
-        pointwise: bool,  # 1x1, stride 1: a plain GEMM, no im2col
-        weights: np.ndarray | None,  # constant filter viewed as [groups, out/groups, kh*kw*Cg]
-        chunk_rows: int,  # output rows per im2col chunk
-        scratch: np.ndarray | None,  # im2col buffer [chunk_rows*ow, kh*kw*Cg]
-        group_out: np.ndarray | None,  # [chunk_rows*ow, out/groups] staging for grouped conv
-        num_threads: int,
-    ) -> None:
-        self.stride = stride
-        self.dilation = dilation
-        self.pad = pad
-        self.kernel = kernel
-        self.window = window
-        self.groups = groups
-        self.low = low
-        self.high = high
-        self.tanh = tanh
-        self.pointwise = pointwise
-        self.weights = weights
-        self.chunk_rows = chunk_rows
-        self.scratch = scratch
-        self.group_out = group_out
-        self.num_threads = num_threads
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]  # leading (top, left) padding; the odd extra goes at the end
+    kernel: tuple[int, int]
+    window: tuple[int, ...]  # (kh, kw, sh, sw, dh, dw, pad_t, pad_l) for _conv.im2col
+    groups: int
+    low: float
+    high: float
+    tanh: bool
+    pointwise: bool  # 1x1, stride 1: a plain GEMM, no im2col
+    weights: np.ndarray | None  # constant filter viewed as [groups, out/groups, kh*kw*Cg]
+    chunk_rows: int  # output rows per im2col chunk
+    scratch: np.ndarray | None  # im2col buffer [chunk_rows*ow, kh*kw*Cg]
+    group_out: np.ndarray | None  # [chunk_rows*ow, out/groups] staging for grouped conv
+    num_threads: int
 
 
 def gemm_weights(filt: np.ndarray, groups: int) -> np.ndarray:

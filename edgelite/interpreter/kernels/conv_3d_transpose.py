@@ -27,7 +27,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
 from ._blas import gemm, use_blas_threads
-from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_dtype, check_inputs
 
 try:
     from ._conv import bias_act, col2im_add
@@ -40,44 +40,29 @@ NO_BIAS = np.empty(0, np.float32)
 AXES = ("depth", "height", "width")
 
 
-class OpData:
+class OpData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = (
-        "cols",
-        "dilation",
-        "high",
-        "low",
-        "num_threads",
-        "pad",
         "stride",
+        "dilation",
+        "pad",
+        "low",
+        "high",
         "tanh",
         "weights",
+        "cols",
+        "num_threads",
     )
-
-    def __init__(
-        self,
-        stride: tuple[int, int, int],
-        dilation: tuple[int, int, int],
-        pad: tuple[int, int, int],  # leading (front, top, left) padding of the forward conv
-        low: float,
-        high: float,
-        tanh: bool,
-        weights: np.ndarray | None,  # [kd, in, kh*kw*out] GEMM layout, when constant
-        cols: np.ndarray,  # GEMM result scratch [D*H*W, kh*kw*out]
-        num_threads: int,
-    ) -> None:
-        self.stride = stride
-        self.dilation = dilation
-        self.pad = pad
-        self.low = low
-        self.high = high
-        self.tanh = tanh
-        self.weights = weights
-        self.cols = cols
-        self.num_threads = num_threads
+    stride: tuple[int, int, int]
+    dilation: tuple[int, int, int]
+    pad: tuple[int, int, int]  # leading (front, top, left) padding of the forward conv
+    low: float
+    high: float
+    tanh: bool
+    weights: np.ndarray | None  # [kd, in, kh*kw*out] GEMM layout, when constant
+    cols: np.ndarray  # GEMM result scratch [D*H*W, kh*kw*out]
+    num_threads: int
 
 
 def gemm_weights(filt: np.ndarray) -> np.ndarray:

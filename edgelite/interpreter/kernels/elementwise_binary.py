@@ -24,7 +24,7 @@ import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator, TensorType
 from ._fbinary import binary as fused_binary
-from .base import KernelSpec, Node, Prepared, PrepareError, broadcast_shape, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, broadcast_shape, check_inputs
 from .unary import (
     QUANTIZED_TYPES,
     c_cast_int32,
@@ -58,28 +58,17 @@ _ACTIVATIONS: dict[int, tuple[float | None, float | None]] = {
 }
 
 
-class BinaryData:
+class BinaryData(OpRecord):
     """Prepared float/integer binary op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~250 us for a
-    # NamedTuple (~1-2 ms for a dataclass), and kernel-module imports are load time.
-    __slots__ = ("clamp", "compute", "fast_op", "fast_pattern", "high", "low")
-
-    def __init__(
-        self,
-        compute: Compute,
-        low: Any,  # clamp bounds in the output dtype, None when that side is open
-        high: Any,
-        clamp: bool,
-        fast_op: int = 0,  # optimized float path (_fbinary): op code (0: none)
-        fast_pattern: int = 0,  # and broadcast pattern
-    ) -> None:
-        self.compute = compute
-        self.low = low
-        self.high = high
-        self.clamp = clamp
-        self.fast_op = fast_op
-        self.fast_pattern = fast_pattern
+    __slots__ = ("compute", "low", "high", "clamp", "fast_op", "fast_pattern")
+    compute: Compute
+    low: Any  # clamp bounds in the output dtype, None when that side is open
+    high: Any
+    clamp: bool
+    fast_op: int  # optimized float path (_fbinary): op code (0: none)
+    fast_pattern: int  # and broadcast pattern
+    _defaults = {"fast_op": 0, "fast_pattern": 0}
 
 
 def clamp_bounds(node: Node, dtype: np.dtype) -> tuple[Any, Any, bool]:

@@ -26,6 +26,7 @@ from ._shape_util import (
 from .base import (
     KernelSpec,
     Node,
+    OpRecord,
     Prepared,
     PrepareError,
     TensorInfo,
@@ -47,26 +48,16 @@ def _check_bounds(indices: np.ndarray, limit: int | np.ndarray, op: str) -> None
         raise KernelInvokeError(f"{op}: index {bad} is out of bounds (limit {limit})")
 
 
-class GatherData:
+class GatherData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("axis", "batch", "batch_dims", "num_threads", "outer")
-
-    def __init__(
-        self,
-        axis: int,  # in the params tensor
-        batch_dims: int,
-        batch: int,  # product of the batch dimensions
-        outer: int,  # product of the params dimensions before axis
-        num_threads: int = 1,
-    ) -> None:
-        self.axis = axis
-        self.batch_dims = batch_dims
-        self.batch = batch
-        self.outer = outer
-        self.num_threads = num_threads
+    __slots__ = ("axis", "batch_dims", "batch", "outer", "num_threads")
+    axis: int  # in the params tensor
+    batch_dims: int
+    batch: int  # product of the batch dimensions
+    outer: int  # product of the params dimensions before axis
+    num_threads: int
+    _defaults = {"num_threads": 1}
 
 
 def _prepare_gather(node: Node) -> Prepared:
@@ -125,20 +116,12 @@ def _invoke_gather_opt(
         )
 
 
-class GatherNdData:
+class GatherNdData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = ("depth", "inner")
-
-    def __init__(
-        self,
-        depth: int,  # how many leading params dimensions one index addresses
-        inner: tuple[int, ...],  # the remaining params dimensions, copied whole
-    ) -> None:
-        self.depth = depth
-        self.inner = inner
+    depth: int  # how many leading params dimensions one index addresses
+    inner: tuple[int, ...]  # the remaining params dimensions, copied whole
 
 
 def _prepare_gather_nd(node: Node) -> Prepared:
@@ -209,18 +192,11 @@ def _invoke_scatter_nd(depth: int, inputs: list[np.ndarray], outputs: list[np.nd
         np.add.at(flat_out, rows, flat_updates)  # repeated indices accumulate
 
 
-class HybridEmbedding:
+class HybridEmbedding(OpRecord):
     """EMBEDDING_LOOKUP of an int8/uint8 table into float32: each row's scale."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = ("row_scales",)
-
-    def __init__(
-        self,
-        row_scales: np.ndarray,  # float64 [rows]: scale of each table row
-    ) -> None:
-        self.row_scales = row_scales
+    row_scales: np.ndarray  # float64 [rows]: scale of each table row
 
 
 def _hybrid_embedding(node: Node, table: TensorInfo, out: TensorInfo) -> HybridEmbedding | None:

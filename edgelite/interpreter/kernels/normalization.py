@@ -28,49 +28,30 @@ import numpy as np
 
 from ...schema.generated.enums import ActivationFunctionType, BuiltinOperator
 from . import _window as win
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_inputs
 
 INPUT = 0
 
 L2_EPSILON = np.float32(1e-6)
 
 
-class LrnData:
+class LrnData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("alpha", "beta", "bias", "radius")
-
-    def __init__(
-        self,
-        radius: int,
-        bias: np.float32,
-        alpha: np.float32,
-        beta: np.float32,
-    ) -> None:
-        self.radius = radius
-        self.bias = bias
-        self.alpha = alpha
-        self.beta = beta
+    __slots__ = ("radius", "bias", "alpha", "beta")
+    radius: int
+    bias: np.float32
+    alpha: np.float32
+    beta: np.float32
 
 
-class QuantL2Data:
+class QuantL2Data(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("rounding", "uint8", "zero_point")
-
-    def __init__(
-        self,
-        zero_point: int,
-        rounding: str,
-        uint8: bool,
-    ) -> None:
-        self.zero_point = zero_point
-        self.rounding = rounding
-        self.uint8 = uint8
+    __slots__ = ("zero_point", "rounding", "uint8")
+    zero_point: int
+    rounding: str
+    uint8: bool
 
 
 def _prepare_quantized_l2(node: Node, x) -> QuantL2Data:

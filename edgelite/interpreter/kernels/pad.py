@@ -17,7 +17,7 @@ from ._shape_util import (
     check_same_quantization,
     index_values,
 )
-from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, TensorInfo, check_inputs
 
 try:
     from . import _pad as fast  # type: ignore[attr-defined]
@@ -28,26 +28,16 @@ MAX_RANK = 8
 Index = tuple[slice, ...]
 
 
-class PadData:
+class PadData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("fill", "interior", "mirror_copies", "num_threads", "plan")
-
-    def __init__(
-        self,
-        interior: Index,  # where the input lands in the output
-        fill: int | float | None,  # None: PADV2 reads constant_values at invoke
-        mirror_copies: tuple[tuple[Index, Index], ...] = (),  # (destination, source) within output
-        plan: tuple = (),  # _pad.plan(): the same constant pad over the fewest axes
-        num_threads: int = 1,
-    ) -> None:
-        self.interior = interior
-        self.fill = fill
-        self.mirror_copies = mirror_copies
-        self.plan = plan
-        self.num_threads = num_threads
+    __slots__ = ("interior", "fill", "mirror_copies", "plan", "num_threads")
+    interior: Index  # where the input lands in the output
+    fill: int | float | None  # None: PADV2 reads constant_values at invoke
+    mirror_copies: tuple[tuple[Index, Index], ...]  # (destination, source) within output
+    plan: tuple  # _pad.plan(): the same constant pad over the fewest axes
+    num_threads: int
+    _defaults = {"mirror_copies": (), "plan": (), "num_threads": 1}
 
 
 def _paddings(node: Node, x: TensorInfo, info: TensorInfo) -> list[tuple[int, int]]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_inputs
 
 try:
     from ._pool import pool2d
@@ -41,44 +41,30 @@ _KIND = {
 }
 
 
-class OpData:
+class OpData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
     __slots__ = (
-        "filter",
-        "high",
         "kind",
-        "low",
-        "num_threads",
-        "pad",
-        "quantized",
+        "filter",
         "stride",
+        "pad",
+        "low",
+        "high",
         "tanh",
+        "num_threads",
+        "quantized",
     )
-
-    def __init__(
-        self,
-        kind: int,
-        filter: tuple[int, int],
-        stride: tuple[int, int],
-        pad: tuple[int, int],  # leading (top, left) padding
-        low: float,
-        high: float,
-        tanh: bool,
-        num_threads: int,
-        quantized: bool = False,  # integers: low / high are the quantized activation bounds
-    ) -> None:
-        self.kind = kind
-        self.filter = filter
-        self.stride = stride
-        self.pad = pad
-        self.low = low
-        self.high = high
-        self.tanh = tanh
-        self.num_threads = num_threads
-        self.quantized = quantized
+    kind: int
+    filter: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]  # leading (top, left) padding
+    low: float
+    high: float
+    tanh: bool
+    num_threads: int
+    quantized: bool  # integers: low / high are the quantized activation bounds
+    _defaults = {"quantized": False}
 
 
 def _quantized_bounds(node: Node, name: str, kind: int) -> tuple[int, int]:

@@ -30,7 +30,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator, DimensionType, TensorType
 from ...schema.model import QuantizationParameters, Sparsity
 from ._qparams import reference_rounding
-from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, TensorInfo, check_inputs
 from .unary import QUANTIZED_TYPES, c_cast_int32, check_output, check_type, is_quantized
 
 
@@ -41,25 +41,17 @@ def _qrequantize() -> Any:
     return module
 
 
-class AffineData:
+class AffineData(OpRecord):
     """Prepared QUANTIZE / DEQUANTIZE parameters (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("blocked", "scale", "zero_point")
-
-    def __init__(
-        self,
-        # scale (float32) and zero point (int32), shaped to broadcast against the tensor.
-        scale: np.ndarray,
-        zero_point: np.ndarray,
-        # Per-tensor QUANTIZE: the optimized kernel's blocks of 8 (False: the reference
-        # kernel's float division everywhere, as for per-channel parameters).
-        blocked: bool = True,
-    ) -> None:
-        self.scale = scale
-        self.zero_point = zero_point
-        self.blocked = blocked
+    __slots__ = ("scale", "zero_point", "blocked")
+    # scale (float32) and zero point (int32), shaped to broadcast against the tensor.
+    scale: np.ndarray
+    zero_point: np.ndarray
+    # Per-tensor QUANTIZE: the optimized kernel's blocks of 8 (False: the reference
+    # kernel's float division everywhere, as for per-channel parameters).
+    blocked: bool
+    _defaults = {"blocked": True}
 
 
 def _affine(info: TensorInfo, what: str) -> AffineData:
@@ -214,13 +206,11 @@ def invoke_dequantize(
 _DENSIFY_TYPES = (TensorType.FLOAT32, TensorType.FLOAT16, TensorType.INT8)
 
 
-class DensifyData:
+class DensifyData(OpRecord):
     """The decoded dense constant of a DENSIFY (read-only after prepare)."""
 
     __slots__ = ("dense",)
-
-    def __init__(self, dense: np.ndarray) -> None:
-        self.dense = dense
+    dense: np.ndarray
 
 
 def prepare_densify(node: Node) -> Prepared:

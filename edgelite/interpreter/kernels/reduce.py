@@ -29,7 +29,7 @@ from ._shape_util import (
     check_same_quantization,
     index_values,
 )
-from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_dtype, check_inputs
 
 try:
     from . import _reduce as fast  # type: ignore[attr-defined]
@@ -46,28 +46,17 @@ def _reduce_quant() -> Any:
     return module
 
 
-class ReduceData:
+class ReduceData(OpRecord):
     """Prepared reduction (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("axes", "block", "count", "keep_dims", "num_threads", "quant")
-
-    def __init__(
-        self,
-        axes: tuple[int, ...],
-        keep_dims: bool,
-        count: int,  # elements folded into each output element
-        block: tuple[int, int, int] | None = None,  # (outer, reduce, inner) for _reduce.pyx
-        num_threads: int = 1,
-        quant: QuantReduce | None = None,  # quantized MEAN / SUM / PROD
-    ) -> None:
-        self.axes = axes
-        self.keep_dims = keep_dims
-        self.count = count
-        self.block = block
-        self.num_threads = num_threads
-        self.quant = quant
+    __slots__ = ("axes", "keep_dims", "count", "block", "num_threads", "quant")
+    axes: tuple[int, ...]
+    keep_dims: bool
+    count: int  # elements folded into each output element
+    block: tuple[int, int, int] | None  # (outer, reduce, inner) for _reduce.pyx
+    num_threads: int
+    quant: QuantReduce | None  # quantized MEAN / SUM / PROD
+    _defaults = {"block": None, "num_threads": 1, "quant": None}
 
 
 def _resolve_axes(node: Node, rank: int, raw: list[int]) -> tuple[int, ...]:

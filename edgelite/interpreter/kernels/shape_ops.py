@@ -19,7 +19,7 @@ from ._shape_util import (
     index_values,
     known_values,
 )
-from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_dtype, check_inputs
 
 
 def _prepare_shape(node: Node) -> Prepared:
@@ -81,20 +81,12 @@ def _invoke_zeros_like(data: None, inputs: list[np.ndarray], outputs: list[np.nd
     outputs[0].fill(0)
 
 
-class RangeData:
+class RangeData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("delta", "start")
-
-    def __init__(
-        self,
-        start: Any,  # numpy scalars of the output type
-        delta: Any,
-    ) -> None:
-        self.start = start
-        self.delta = delta
+    __slots__ = ("start", "delta")
+    start: Any  # numpy scalars of the output type
+    delta: Any
 
 
 def _range_size(start: Any, limit: Any, delta: Any) -> int:

@@ -21,28 +21,19 @@ from ._shape_util import (
     check_same_quantization,
     index_values,
 )
-from .base import KernelSpec, Node, Prepared, PrepareError, TensorInfo, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, TensorInfo, check_inputs
 from .transpose import TransposeData, fast_transpose, plan_transpose
 
 _BLOCK_ORDER = (0, 1, 3, 2, 4, 5)  # swaps the block row axis with the width axis
 
 
-class BlockData:
+class BlockData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("in_view", "move", "out_view")
-
-    def __init__(
-        self,
-        in_view: tuple[int, ...],
-        out_view: tuple[int, ...],
-        move: TransposeData,  # the same move as a transpose of in_view, for the optimized kernel
-    ) -> None:
-        self.in_view = in_view
-        self.out_view = out_view
-        self.move = move
+    __slots__ = ("in_view", "out_view", "move")
+    in_view: tuple[int, ...]
+    out_view: tuple[int, ...]
+    move: TransposeData  # the same move as a transpose of in_view, for the optimized kernel
 
 
 def _block_size(node: Node, x: TensorInfo) -> int:
@@ -104,24 +95,14 @@ def _invoke_space_to_depth(
     np.copyto(outputs[0].reshape(data.out_view), moved)
 
 
-class BatchSpaceData:
+class BatchSpaceData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("batch_view", "copies", "fill", "to_batch")
-
-    def __init__(
-        self,
-        fill: int | None,  # SPACE_TO_BATCH fills the padding first; None: every element is copied
-        batch_view: tuple[int, ...],  # the batched side seen as (blocks, batch, spatial..., rest)
-        copies: tuple[tuple[tuple, tuple], ...],  # (batched-side index, spatial-side index)
-        to_batch: bool,
-    ) -> None:
-        self.fill = fill
-        self.batch_view = batch_view
-        self.copies = copies
-        self.to_batch = to_batch
+    __slots__ = ("fill", "batch_view", "copies", "to_batch")
+    fill: int | None  # SPACE_TO_BATCH fills the padding first; None: every element is copied
+    batch_view: tuple[int, ...]  # the batched side seen as (blocks, batch, spatial..., rest)
+    copies: tuple[tuple[tuple, tuple], ...]  # (batched-side index, spatial-side index)
+    to_batch: bool
 
 
 def _block_inputs(node: Node, x: TensorInfo, block_info: TensorInfo, pairs_info: TensorInfo):

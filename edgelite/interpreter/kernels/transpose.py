@@ -6,7 +6,7 @@ import numpy as np
 
 from ...schema.generated.enums import BuiltinOperator
 from ._shape_util import all_known, check_same_dtype, index_values
-from .base import KernelSpec, Node, Prepared, PrepareError, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_inputs
 
 try:
     from . import _transpose as fast  # type: ignore[attr-defined]
@@ -16,25 +16,15 @@ except ImportError:  # extensions not built: the reference kernel still runs
 MAX_RANK = 6
 
 
-class TransposeData:
+class TransposeData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("num_threads", "perm", "plan_perm", "plan_shape")
-
-    def __init__(
-        self,
-        perm: tuple[int, ...],
-        # The same move over the fewest axes (merged neighbours, size-1 axes dropped).
-        plan_shape: tuple[int, ...],
-        plan_perm: tuple[int, ...],
-        num_threads: int,
-    ) -> None:
-        self.perm = perm
-        self.plan_shape = plan_shape
-        self.plan_perm = plan_perm
-        self.num_threads = num_threads
+    __slots__ = ("perm", "plan_shape", "plan_perm", "num_threads")
+    perm: tuple[int, ...]
+    # The same move over the fewest axes (merged neighbours, size-1 axes dropped).
+    plan_shape: tuple[int, ...]
+    plan_perm: tuple[int, ...]
+    num_threads: int
 
 
 def plan_transpose(

@@ -23,7 +23,7 @@ import numpy as np
 from ...schema.generated.enums import BuiltinOperator
 from . import _window as win
 from ._blas import gemm
-from .base import KernelSpec, Node, Prepared, PrepareError, check_dtype, check_inputs
+from .base import KernelSpec, Node, OpRecord, Prepared, PrepareError, check_dtype, check_inputs
 
 try:
     from ._conv import bias_act, col2im_add
@@ -35,32 +35,18 @@ OUTPUT_SHAPE, WEIGHTS, INPUT, BIAS = 0, 1, 2, 3
 NO_BIAS = np.empty(0, np.float32)
 
 
-class OpData:
+class OpData(OpRecord):
     """Prepared data of the op (read-only after prepare)."""
 
-    # A __slots__ class: defining it at import costs ~20 us against ~1 ms for a frozen
-    # dataclass, and kernel-module imports are load time.
-    __slots__ = ("cols", "high", "low", "num_threads", "pad", "stride", "tanh", "weights")
-
-    def __init__(
-        self,
-        stride: tuple[int, int],
-        pad: tuple[int, int],  # leading (top, left) padding of the equivalent forward conv
-        low: float,
-        high: float,
-        tanh: bool,
-        weights: np.ndarray | None,  # [in, kh*kw*out] GEMM layout, when constant
-        cols: np.ndarray,  # GEMM result scratch [H*W, kh*kw*out]
-        num_threads: int,
-    ) -> None:
-        self.stride = stride
-        self.pad = pad
-        self.low = low
-        self.high = high
-        self.tanh = tanh
-        self.weights = weights
-        self.cols = cols
-        self.num_threads = num_threads
+    __slots__ = ("stride", "pad", "low", "high", "tanh", "weights", "cols", "num_threads")
+    stride: tuple[int, int]
+    pad: tuple[int, int]  # leading (top, left) padding of the equivalent forward conv
+    low: float
+    high: float
+    tanh: bool
+    weights: np.ndarray | None  # [in, kh*kw*out] GEMM layout, when constant
+    cols: np.ndarray  # GEMM result scratch [H*W, kh*kw*out]
+    num_threads: int
 
 
 def gemm_weights(weights: np.ndarray) -> np.ndarray:
