@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_models.py", "bench_load.py", "bench_kernels.py", "bench_converter.py", "bench_quantize.py"]
+SCRIPTS = [
+    "bench_models.py",
+    "bench_load.py",
+    "bench_kernels.py",
+    "bench_converter.py",
+    "bench_quantize.py",
+]
 
 
 def main() -> int:
