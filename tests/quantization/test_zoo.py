@@ -198,16 +198,37 @@ def test_loop_body_of_the_lstm_is_quantized():
     assert states.count("INT8") == 4, states  # h (twice), c and the embedded sequence
 
 
-@pytest.mark.parametrize("flavour", ["int8", "int16x8"])
-def test_edgelite_runs_a_quantized_zoo_model_bit_exact(flavour):
-    entries = {e.flavour: e for e in _entries([]) if e.model == "small_cnn"}
+# The official reference kernels' int16 MUL (in the transformer's layer norms) rounds in a
+# way edgelite does not reproduce yet: 14 of 240000 random int16 products differ from every
+# candidate form tried (double/single rounding, float32/double multiplier, float formula).
+_REF_GAPS = {("transformer_block", "int16x8")}
+
+
+_BIT_EXACT_CASES = [
+    (model, flavour, kernels)
+    for model in ("small_cnn", "unet_like", "transformer_block")
+    for flavour in ("int8", "int16x8")
+    for kernels in ("builtin", "reference")
+    if kernels == "builtin" or (model, flavour) not in _REF_GAPS
+]
+
+
+@pytest.mark.parametrize("model, flavour, kernels", _BIT_EXACT_CASES)
+def test_edgelite_runs_a_quantized_zoo_model_bit_exact(model, flavour, kernels):
+    """Models edgelite's quantizer writes give the oracle's integers: its builtin kernels
+    (edgelite's default) or its reference kernels (``rounding="reference"`` against
+    ai-edge-litert with OpResolverType.BUILTIN_REF; known gap: _REF_GAPS)."""
+    entries = {e.flavour: e for e in _entries([]) if e.model == model}
     options = QuantizeOptions(**FLAVOUR_OPTIONS[flavour])
-    data = representative_samples("small_cnn")
+    data = representative_samples(model)
     qbytes = write_model(quantize(read_model(entries["float32"].path), options, data, log=None))
-    ours = Interpreter(model_content=qbytes)
+    reference_kernels = kernels == "reference"
+    rounding = "reference" if reference_kernels else "tflite"
+    ours = Interpreter(model_content=qbytes, rounding=rounding)
     ours.allocate_tensors()
-    reference = litert_interpreter(qbytes)  # issue 4's oracle: the optimized kernels
-    reference.allocate_tensors()
-    for sample in entries["float32"].load_samples():
-        got, want = run_raw(qbytes, [sample], ours), run_raw(qbytes, [sample], reference)
-        assert_matches(got[0], want[0])
+    oracle = litert_interpreter(qbytes, reference_kernels=reference_kernels)
+    oracle.allocate_tensors()
+    for sample in entries["float32"].load_samples()[:3]:
+        got, want = run_raw(qbytes, [sample], ours), run_raw(qbytes, [sample], oracle)
+        for a, b in zip(got, want):
+            assert_matches(a, b)
