@@ -198,18 +198,11 @@ def test_loop_body_of_the_lstm_is_quantized():
     assert states.count("INT8") == 4, states  # h (twice), c and the embedded sequence
 
 
-# The official reference kernels' int16 MUL (in the transformer's layer norms) rounds in a
-# way edgelite does not reproduce yet: 14 of 240000 random int16 products differ from every
-# candidate form tried (double/single rounding, float32/double multiplier, float formula).
-_REF_GAPS = {("transformer_block", "int16x8")}
-
-
 _BIT_EXACT_CASES = [
     (model, flavour, kernels)
     for model in ("small_cnn", "unet_like", "transformer_block")
     for flavour in ("int8", "int16x8")
     for kernels in ("builtin", "reference")
-    if kernels == "builtin" or (model, flavour) not in _REF_GAPS
 ]
 
 
@@ -217,7 +210,7 @@ _BIT_EXACT_CASES = [
 def test_edgelite_runs_a_quantized_zoo_model_bit_exact(model, flavour, kernels):
     """Models edgelite's quantizer writes give the oracle's integers: its builtin kernels
     (edgelite's default) or its reference kernels (``rounding="reference"`` against
-    ai-edge-litert with OpResolverType.BUILTIN_REF; known gap: _REF_GAPS)."""
+    ai-edge-litert with OpResolverType.BUILTIN_REF)."""
     entries = {e.flavour: e for e in _entries([]) if e.model == model}
     options = QuantizeOptions(**FLAVOUR_OPTIONS[flavour])
     data = representative_samples(model)

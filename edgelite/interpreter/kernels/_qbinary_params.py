@@ -68,9 +68,15 @@ def additive_params(
 
 
 def mul_params(scales: tuple[float, float, float], rounding: str) -> tuple[int, int]:
-    """MUL's output multiplier: s1 * s2 / so, the product in float32 as in C."""
-    s1, s2, so = scales
-    real = float(np.float32(s1) * np.float32(s2)) / float(so)
+    """MUL's output multiplier from s1 * s2 / so.
+
+    mul.cc's Prepare evaluates ``s1 * s2 / so`` on three C floats, so both the product
+    and the quotient are rounded to float32 before the double QuantizeMultiplier sees
+    them (builtin and reference kernels alike). A double quotient moves the multiplier's
+    last bits, which int16 products up to 2^30 expose.
+    """
+    s1, s2, so = (np.float32(s) for s in scales)
+    real = float(s1 * s2 / so)
     return fp.quantize_multiplier(real, "single" if rounding == "single" else "double")
 
 
