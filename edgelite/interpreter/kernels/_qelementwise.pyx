@@ -17,6 +17,8 @@ reference and to the oracle.
 """
 
 from cython.parallel cimport prange
+from libc.math cimport nearbyintf
+from libc.math cimport round as c_round
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 
 from ._fixedpoint cimport ROUND_DOUBLE, mbqm, rdbpot, srdhm
@@ -401,3 +403,36 @@ def pair_table_row(dict params, uint8_t[::1] out):
         raise ValueError(f"unsupported pair table parameters {params}")
     with nogil:
         _pair_row(&p, &out[0])
+
+
+# -- float -> integer QUANTIZE (per tensor) -----------------------------------------------
+
+
+cdef inline int32_t _c_cast_int32(double v) noexcept nogil:
+    # static_cast<int32_t> as x86 does it: truncation; NaN and out of range give INT_MIN.
+    if v >= -2147483648.0 and v < 2147483648.0:
+        return <int32_t>v
+    return -2147483647 - 1
+
+
+def quantize_f32(const float[::1] x, int32_t[::1] out, float reciprocal, double scale,
+                 int32_t zero_point, int32_t qmin, int32_t qmax, Py_ssize_t limit):
+    """The official optimized per-tensor QUANTIZE of float32 ``x`` (see quantize.py).
+
+    Elements below ``limit`` take the vector form (times the float32 reciprocal, round
+    to nearest even), the rest the scalar tail (double division, round half away);
+    then the zero point is added with int32 wrapping and the result clamped.
+    """
+    cdef Py_ssize_t n = x.shape[0], i
+    cdef double rounded
+    cdef int32_t q
+    if out.shape[0] != n or not 0 <= limit <= n:
+        raise ValueError(f"quantize_f32: {n} inputs, {out.shape[0]} outputs, limit {limit}")
+    with nogil:
+        for i in range(n):
+            if i < limit:
+                rounded = nearbyintf(x[i] * reciprocal)
+            else:
+                rounded = c_round(x[i] / scale)
+            q = <int32_t>(<uint32_t>_c_cast_int32(rounded) + <uint32_t>zero_point)
+            out[i] = qmin if q < qmin else (qmax if q > qmax else q)
