@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,6 +99,7 @@ class _Stage:
         self.weights, self.bias = weights, bias  # constant filter and bias (None: absent)
 
 
+@cache
 def _extension() -> Any:
     """kernels._fused_block, imported on first use; None when extensions are not built."""
     try:

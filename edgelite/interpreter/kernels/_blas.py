@@ -136,18 +136,18 @@ def sgemm_pointer() -> tuple[int, bool] | None:
     single-threaded from their own OpenMP threads.
     """
     if "sgemm" not in _state:
-        found = None
-        if blas_available():
-            for lib in _libraries():
-                for name, is_64 in _SGEMMS:
-                    fn = getattr(lib, name, None)
-                    if fn is not None:
-                        found = (ctypes.cast(fn, ctypes.c_void_p).value or 0, is_64)
-                        break
-                if found:
-                    break
-        _state["sgemm"] = found
+        _state["sgemm"] = find_function(_SGEMMS) if blas_available() else None
     return _state["sgemm"]  # type: ignore[return-value]
+
+
+def find_function(names: tuple[tuple[str, bool], ...]) -> tuple[int, bool] | None:
+    """(address, takes 64-bit ints) of the first of ``names`` the loaded OpenBLAS exports."""
+    for lib in _libraries():
+        for name, is_64 in names:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                return ctypes.cast(fn, ctypes.c_void_p).value or 0, is_64
+    return None
 
 
 def gemm(

@@ -9,7 +9,6 @@ returns None when numpy's OpenBLAS cannot be reached (the numpy reference then r
 
 from __future__ import annotations
 
-import ctypes
 import math
 import threading
 
@@ -74,16 +73,7 @@ def scratch(slot: str, shape: tuple[int, ...], dtype) -> np.ndarray:
 def dgemm_pointer() -> tuple[int, bool] | None:
     """(address of OpenBLAS's cblas_dgemm, 64-bit ints), next to _blas.sgemm_pointer()."""
     if "dgemm" not in _dgemm:
-        found = None
-        if _blas.sgemm_pointer() is not None:
-            for lib in _blas._libraries():
-                for name, is_64 in _DGEMMS:
-                    fn = getattr(lib, name, None)
-                    if fn is not None:
-                        found = (ctypes.cast(fn, ctypes.c_void_p).value or 0, is_64)
-                        break
-                if found:
-                    break
+        found = _blas.find_function(_DGEMMS) if _blas.sgemm_pointer() is not None else None
         _dgemm["dgemm"] = found
     return _dgemm["dgemm"]
 
